@@ -1,0 +1,46 @@
+/* The session verbs that need no Redis: PING, QUIT, HELP, STATS. */
+#include <jansson.h>
+
+#include "commands.h"
+#include "conn.h"
+#include "handlers.h"
+#include "redis_link.h"
+#include "server.h"
+
+void cmd_ping(struct request *req, const struct command_args *args)
+{
+	request_reply_ok(req, NULL);
+}
+
+void cmd_quit(struct request *req, const struct command_args *args)
+{
+	conn_close_after_replies(req->conn);
+	request_reply_ok(req, NULL);
+}
+
+void cmd_help(struct request *req, const struct command_args *args)
+{
+	json_t *verbs = json_array();
+	json_t *body;
+
+	for (size_t i = 0; i < command_count(); i++)
+		json_array_append_new(verbs, json_string(command_at(i)->name));
+	body = json_pack("{s:o}", "verbs", verbs);
+	request_reply_ok(req, body);
+	json_decref(body);
+}
+
+void cmd_stats(struct request *req, const struct command_args *args)
+{
+	struct server *srv = req->conn->srv;
+	json_t *body = stats_to_json(&srv->stats);
+
+	json_object_set_new(body, "version", json_string(HOTLINE_VERSION));
+	json_object_set_new(body, "redis",
+	                    json_pack("{s:s,s:s,s:I,s:I}", "state", redis_link_state_name(redis_link_state(srv->redis)),
+	                              "address", redis_link_address(srv->redis), "pending",
+	                              (json_int_t)redis_link_pending(srv->redis), "reconnects",
+	                              (json_int_t)redis_link_reconnects(srv->redis)));
+	request_reply_ok(req, body);
+	json_decref(body);
+}

@@ -1,0 +1,100 @@
+/* config.h - hotlined's configuration: one immutable struct per load.
+ *
+ * The YAML file is parsed into a fresh struct config, validated whole, and
+ * only then handed to the server, which swaps it in (see server_reload).  A
+ * live config is never mutated in place, so a bad file on SIGHUP leaves the
+ * running one untouched.
+ */
+#ifndef HOTLINE_CONFIG_H
+#define HOTLINE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 8
+#define CONFIG_MAX_USERS 4096
+#define CONFIG_NAME_MAX 64 /* user names, queue names, codes */
+
+enum role {
+	ROLE_NONE = 0, /* not authenticated */
+	ROLE_AGENT = 1,
+	ROLE_SUPERVISOR = 2,
+	ROLE_ADMIN = 3,
+};
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN = 1,
+	LOG_LEVEL_INFO = 2,
+	LOG_LEVEL_DEBUG = 3,
+};
+
+struct config_listen {
+	char host[256]; /* numeric address or name, e.g. "127.0.0.1", "::" */
+	uint16_t port;  /* 0 = let the kernel pick (tests) */
+};
+
+struct config_user {
+	char name[CONFIG_NAME_MAX + 1];
+	enum role role;
+	char secret_hash[256]; /* "$argon2id$..." as produced by `hotline passwd` */
+};
+
+struct config_redis {
+	/* Exactly one of host/port or unix_path is set. */
+	char host[256];
+	uint16_t port;
+	char unix_path[108];
+	char key_prefix[64];         /* default "hotline:" */
+	unsigned connect_timeout_ms; /* default 2000 */
+	unsigned command_timeout_ms; /* default 5000: a reply later than this drops the link */
+	unsigned reconnect_min_ms;   /* default 100 */
+	unsigned reconnect_max_ms;   /* default 5000 */
+};
+
+struct config_limits {
+	unsigned max_connections;   /* default 10000 */
+	size_t max_line;            /* default 65536 bytes, LF excluded */
+	size_t max_line_unauth;     /* default 1024: cap before AUTH succeeds */
+	size_t max_output;          /* default 1 MiB queued for one client */
+	unsigned max_pending;       /* default 256 requests in flight per connection */
+	unsigned idle_timeout_s;    /* default 0 = none, for authenticated clients */
+	unsigned unauth_timeout_s;  /* default 30: time allowed to authenticate */
+	unsigned max_auth_failures; /* default 5, then the connection is closed */
+	unsigned max_auth_inflight; /* default 64 password checks queued daemon-wide */
+};
+
+struct config {
+	char path[4096]; /* file it came from, for logs */
+
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	size_t n_listen;
+
+	struct config_redis redis;
+
+	struct config_user *users; /* heap, n_users entries */
+	size_t n_users;
+
+	struct config_limits limits;
+
+	enum log_level log_level;
+};
+
+/* Parse and validate FILE.  On success returns a new config (free with
+ * config_free).  On failure returns NULL and writes one human-readable
+ * message of the form "FILE:LINE:COLUMN: what is wrong" into err. */
+struct config *config_load(const char *file, char *err, size_t errlen);
+
+/* The same, from an in-memory YAML document; `name` stands in for the file
+ * name in error messages.  Used by the unit tests and the fuzzer. */
+struct config *config_parse(const char *name, const char *yaml, size_t len, char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+const struct config_user *config_find_user(const struct config *cfg, const char *name);
+
+const char *role_name(enum role role);
+const char *log_level_name(enum log_level level);
+
+#endif

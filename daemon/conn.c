@@ -1,0 +1,413 @@
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "commands.h"
+#include "server.h"
+
+static void conn_process_input(struct conn *c);
+
+static const struct config_limits *limits(const struct conn *c)
+{
+	return &c->srv->cfg->limits;
+}
+
+static size_t line_cap(const struct conn *c)
+{
+	return c->role == ROLE_NONE ? limits(c)->max_line_unauth : limits(c)->max_line;
+}
+
+static void format_peer(const struct sockaddr *addr, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(out, outlen, "local");
+	}
+}
+
+/* Arm the connection's one timer: the auth deadline before AUTH, the idle
+ * timeout after (none when idle_timeout is 0). */
+static void arm_timer(struct conn *c)
+{
+	unsigned seconds = c->role == ROLE_NONE ? limits(c)->unauth_timeout_s : limits(c)->idle_timeout_s;
+	struct timeval tv = {.tv_sec = seconds};
+
+	if (seconds == 0)
+		event_del(c->timer);
+	else
+		event_add(c->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->n_pending > 0) {
+		/* Waiting on us, not idle. */
+		arm_timer(c);
+		return;
+	}
+	conn_say_goodbye(c, c->role == ROLE_NONE ? "auth timeout" : "idle timeout");
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	conn_process_input(arg);
+}
+
+static void close_if_flushed(struct conn *c)
+{
+	if (!c->close_when_flushed && !c->eof)
+		return;
+	if (c->n_pending > 0 || c->barrier || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	conn_close(c, c->eof && !c->close_when_flushed ? "client closed" : "closed after final reply");
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	close_if_flushed(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* The client may have half-closed after pipelining its requests
+		 * (`printf 'PING\n' | nc`): answer what it sent, then close. */
+		c->eof = true;
+		bufferevent_disable(c->bev, EV_READ);
+		conn_process_input(c);
+		close_if_flushed(c);
+	} else if (what & BEV_EVENT_ERROR) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "socket error: %s", strerror(EVUTIL_SOCKET_ERROR()));
+		conn_close(c, reason);
+	}
+}
+
+struct conn *conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (c == NULL)
+		return NULL;
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	format_peer(addr, c->peer, sizeof(c->peer));
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(srv->base, on_timer, c);
+	if (c->bev == NULL || c->timer == NULL) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return NULL;
+	}
+	/* Replies are whole lines written at once: Nagle would only delay them. */
+	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	proto_framer_init(&c->framer, line_cap(c));
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	conn_apply_limits(c);
+	bufferevent_enable(c->bev, EV_READ);
+	arm_timer(c);
+	return c;
+}
+
+void conn_apply_limits(struct conn *c)
+{
+	/* Never buffer more input than one maximal line plus its CRLF: the
+	 * framer can always decide within that, and a flooding client is held
+	 * back by TCP instead of our memory. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, limits(c)->max_line + 2);
+	if (!c->closed)
+		arm_timer(c);
+}
+
+static void free_request(struct request *req)
+{
+	free(req->reply);
+	free(req);
+}
+
+struct request *conn_request_new(struct conn *c, int verb)
+{
+	struct request *req = calloc(1, sizeof(*req));
+
+	if (req == NULL)
+		return NULL;
+	req->conn = c;
+	req->verb = verb;
+	if (c->tail)
+		c->tail->next = req;
+	else
+		c->head = req;
+	c->tail = req;
+	c->n_pending++;
+	return req;
+}
+
+/* Write every reply at the head of the FIFO that is ready, in order. */
+static void flush_ready(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (c->head && c->head->done) {
+		struct request *req = c->head;
+
+		c->head = req->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		if (evbuffer_add(out, req->reply, req->reply_len) != 0) {
+			free_request(req);
+			conn_close(c, "out of memory queueing a reply");
+			return;
+		}
+		free_request(req);
+	}
+	if (evbuffer_get_length(out) > limits(c)->max_output) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "output buffer over limit (%zu > %zu bytes): client not reading",
+		         evbuffer_get_length(out), limits(c)->max_output);
+		conn_close(c, reason);
+	}
+}
+
+static void complete(struct request *req, char *line, size_t len, const char *err_code)
+{
+	struct conn *c = req->conn;
+
+	if (c == NULL) {
+		/* The client left while we worked on its request. */
+		free(line);
+		free_request(req);
+		return;
+	}
+	stats_count_reply(&c->srv->stats, req->verb, err_code);
+	if (line == NULL) {
+		static const char oom[] = "ERR internal out of memory\n";
+
+		line = strdup(oom);
+		len = line ? sizeof(oom) - 1 : 0;
+		if (line == NULL)
+			conn_close_after_replies(c);
+	}
+	req->reply = line;
+	req->reply_len = len;
+	req->done = true;
+	c->n_pending--;
+	flush_ready(c);
+	if (c->closed)
+		return;
+	if (c->read_paused && c->n_pending < limits(c)->max_pending && !c->close_when_flushed && !c->eof) {
+		c->read_paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	/* Lines may be waiting behind the pending cap or a barrier. */
+	conn_process_input(c);
+	if (c->n_pending == 0 && !c->closed) {
+		if (c->srv->shutting_down)
+			server_conn_idle(c->srv, c);
+		else
+			close_if_flushed(c);
+	}
+}
+
+void request_reply_ok(struct request *req, const json_t *body)
+{
+	size_t len = 0;
+	char *line = req->conn ? proto_format_ok(body, &len) : NULL;
+
+	complete(req, line, len, NULL);
+}
+
+void request_reply_verr(struct request *req, const char *code, const char *fmt, va_list ap)
+{
+	char message[512];
+	size_t len = 0;
+	char *line = NULL;
+
+	if (req->conn) {
+		vsnprintf(message, sizeof(message), fmt, ap);
+		line = proto_format_err(code, message, &len);
+	}
+	complete(req, line, len, code);
+}
+
+void request_reply_err(struct request *req, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	request_reply_verr(req, code, fmt, ap);
+	va_end(ap);
+}
+
+static void reply_line_too_long(struct conn *c, size_t cap)
+{
+	struct request *req = conn_request_new(c, -1);
+
+	if (req == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	request_reply_err(req, ERR_LINE_TOO_LONG, "line exceeds %zu bytes%s; it was discarded", cap,
+	                  c->role == ROLE_NONE ? " (the limit before AUTH)" : "");
+}
+
+/* Frame and dispatch every complete line buffered, until the pending cap,
+ * a close, or the end of the input. */
+static void conn_process_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	if (c->processing || c->closed)
+		return;
+	c->processing = true;
+	while (!c->closed && !c->close_when_flushed && !c->barrier) {
+		size_t len = evbuffer_get_length(in), cap = line_cap(c), look, consumed = 0, line_len = 0;
+		const char *buf, *line = NULL;
+		enum proto_frame_status st;
+
+		if (len == 0)
+			break;
+		if (c->n_pending >= limits(c)->max_pending) {
+			/* Stop reading: TCP pushes back on the client until replies drain. */
+			c->read_paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+			break;
+		}
+		look = len < cap + 2 ? len : cap + 2;
+		buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+		if (buf == NULL) {
+			conn_close(c, "out of memory framing input");
+			break;
+		}
+		c->framer.max_line = cap;
+		st = proto_frame(&c->framer, buf, look, &line, &line_len, &consumed);
+		if (st == PROTO_LINE) {
+			if (c->role != ROLE_NONE && limits(c)->idle_timeout_s)
+				arm_timer(c);
+			commands_dispatch(c, line, line_len);
+		} else if (st == PROTO_TOO_LONG) {
+			reply_line_too_long(c, cap);
+		}
+		/* c may be closed by now, but its buffers live until the reaper runs. */
+		evbuffer_drain(in, consumed);
+		if (st == PROTO_NEED_MORE && consumed == 0)
+			break;
+	}
+	c->processing = false;
+}
+
+void conn_set_identity(struct conn *c, const char *user, enum role role)
+{
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	c->role = role;
+	c->auth_failures = 0;
+	arm_timer(c);
+}
+
+void conn_clear_identity(struct conn *c)
+{
+	c->user[0] = '\0';
+	c->role = ROLE_NONE;
+	arm_timer(c);
+}
+
+void conn_close_after_replies(struct conn *c)
+{
+	c->close_when_flushed = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+void conn_set_barrier(struct conn *c)
+{
+	c->barrier = true;
+}
+
+void conn_release_barrier(struct conn *c)
+{
+	c->barrier = false;
+}
+
+void conn_say_goodbye(struct conn *c, const char *reason)
+{
+	json_t *body;
+	char *line;
+	size_t len = 0;
+
+	if (c->closed || c->close_when_flushed)
+		return;
+	body = json_pack("{s:s}", "reason", reason);
+	line = body ? proto_format_push("bye", body, &len) : NULL;
+	json_decref(body);
+	clog_info(c, "saying goodbye: %s", reason);
+	bufferevent_disable(c->bev, EV_READ);
+	c->close_when_flushed = true;
+	if (line == NULL || evbuffer_add(bufferevent_get_output(c->bev), line, len) != 0) {
+		free(line);
+		conn_close(c, reason);
+		return;
+	}
+	free(line);
+	close_if_flushed(c);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	struct request *req, *next;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	clog_info(c, "closed: %s", reason);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->timer);
+	for (req = c->head; req; req = next) {
+		next = req->next;
+		req->next = NULL;
+		if (req->done)
+			free_request(req);
+		else
+			req->conn = NULL; /* its completion frees it */
+	}
+	c->head = c->tail = NULL;
+	c->n_pending = 0;
+	server_conn_closed(c->srv, c);
+}
+
+void conn_free(struct conn *c)
+{
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	free(c);
+}

@@ -1,0 +1,158 @@
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+/* When accept fails for lack of descriptors, stop accepting for a moment
+ * instead of spinning on a listener that stays readable. */
+#define ACCEPT_PAUSE_MS 100
+
+struct listener {
+	struct server *srv;
+	struct evconnlistener *evl;
+	struct event *resume;
+	char name[300];
+};
+
+static void refuse(struct server *srv, evutil_socket_t fd)
+{
+	static const char msg[] = "ERR rate_limited too many connections; try another server or later\n";
+	static uint64_t last_log_ms;
+	uint64_t now = stats_now_ms();
+
+	/* Best effort on a fresh socket: the kernel buffer takes one short line. */
+	if (write(fd, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do: the client is being refused anyway */
+	}
+	evutil_closesocket(fd);
+	srv->stats.conn_rejected++;
+	if (now - last_log_ms >= 1000) {
+		log_warn("refusing connections: max_connections (%u) reached; %llu refused so far",
+		         srv->cfg->limits.max_connections, (unsigned long long)srv->stats.conn_rejected);
+		last_log_ms = now;
+	}
+}
+
+static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr, int addrlen,
+                      void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+	struct conn *c;
+
+	if (srv->shutting_down) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (srv->stats.conn_current >= srv->cfg->limits.max_connections) {
+		refuse(srv, fd);
+		return;
+	}
+	c = conn_new(srv, fd, addr, addrlen);
+	if (c == NULL) {
+		log_error("cannot set up a new connection: out of memory");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->stats.conn_current++;
+	srv->stats.conn_total++;
+	clog_debug(c, "connected");
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	evconnlistener_enable(l->evl);
+}
+
+static void on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000};
+
+	log_error("accept on %s failed: %s; pausing %d ms", l->name, evutil_socket_error_to_string(err),
+	          ACCEPT_PAUSE_MS);
+	evconnlistener_disable(evl);
+	event_add(l->resume, &tv);
+}
+
+static void describe(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+struct listener *listener_new(struct server *srv, const struct config_listen *cfg)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage bound;
+	socklen_t bound_len = sizeof(bound);
+	struct listener *l;
+	char port[8];
+	int rc;
+
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->srv = srv;
+	snprintf(port, sizeof(port), "%u", cfg->port);
+	rc = getaddrinfo(cfg->host, port, &hints, &ai);
+	if (rc != 0) {
+		log_error("cannot resolve listen address %s:%s: %s", cfg->host, port, gai_strerror(rc));
+		free(l);
+		return NULL;
+	}
+	l->evl = evconnlistener_new_bind(srv->base, on_accept, l,
+	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+	                                 ai->ai_addr, (int)ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (l->evl == NULL) {
+		log_error("cannot listen on %s:%s: %s", cfg->host, port, strerror(errno));
+		free(l);
+		return NULL;
+	}
+	l->resume = evtimer_new(srv->base, on_resume, l);
+	evconnlistener_set_error_cb(l->evl, on_accept_error);
+	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&bound, &bound_len) == 0)
+		describe((struct sockaddr *)&bound, l->name, sizeof(l->name));
+	else
+		snprintf(l->name, sizeof(l->name), "%s:%s", cfg->host, port);
+	log_info("listening on %s", l->name);
+	return l;
+}
+
+void listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->evl);
+	if (l->resume)
+		event_free(l->resume);
+	free(l);
+}

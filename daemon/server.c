@@ -1,0 +1,267 @@
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "pwhash_pool.h"
+#include "redis_link.h"
+#include "secret_hash.h"
+
+/* How long a SIGTERM drain may take before the remaining clients are cut. */
+#define DRAIN_DEADLINE_S 10
+#define PWHASH_THREADS 2
+
+static void reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->reap)) != NULL) {
+		TAILQ_REMOVE(&srv->reap, c, entry);
+		conn_free(c);
+	}
+}
+
+static void finish_if_drained(struct server *srv)
+{
+	if (srv->shutting_down && TAILQ_EMPTY(&srv->conns))
+		event_base_loopexit(srv->base, NULL);
+}
+
+void server_conn_closed(struct server *srv, struct conn *c)
+{
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	TAILQ_INSERT_TAIL(&srv->reap, c, entry);
+	srv->stats.conn_current--;
+	event_active(srv->reaper, EV_TIMEOUT, 0);
+	finish_if_drained(srv);
+}
+
+void server_conn_idle(struct server *srv, struct conn *c)
+{
+	if (srv->shutting_down)
+		conn_say_goodbye(c, "shutdown");
+}
+
+/* Settings that are bound at start (sockets, the Redis link) keep their
+ * running values; say so rather than silently ignoring the change. */
+static void keep_restart_only_settings(const struct config *old, struct config *fresh)
+{
+	if (fresh->n_listen != old->n_listen || memcmp(fresh->listen, old->listen, sizeof(old->listen)) != 0)
+		log_warn("reload: 'listen' changed; it takes effect at the next restart");
+	if (memcmp(&fresh->redis, &old->redis, sizeof(old->redis)) != 0)
+		log_warn("reload: 'redis' changed; it takes effect at the next restart");
+	memcpy(fresh->listen, old->listen, sizeof(old->listen));
+	fresh->n_listen = old->n_listen;
+	fresh->redis = old->redis;
+}
+
+static void reload(struct server *srv)
+{
+	char err[1024];
+	struct config *fresh, *old = srv->cfg;
+	struct conn *c, *next;
+
+	notify_reloading();
+	fresh = config_load(old->path, err, sizeof(err));
+	if (fresh == NULL) {
+		log_error("reload failed, keeping the running config: %s", err);
+		notify_ready("reload failed; running with the previous config");
+		return;
+	}
+	keep_restart_only_settings(old, fresh);
+	srv->cfg = fresh;
+	log_set_level(fresh->log_level);
+	pwhash_pool_set_max_queued(srv->pwhash, fresh->limits.max_auth_inflight);
+
+	/* Sessions of users who were removed or changed role follow the new file. */
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
+		const struct config_user *u;
+
+		if (c->role == ROLE_NONE) {
+			conn_apply_limits(c);
+			continue;
+		}
+		u = config_find_user(fresh, c->user);
+		if (u == NULL) {
+			conn_say_goodbye(c, "user removed from the configuration");
+			continue;
+		}
+		c->role = u->role;
+		conn_apply_limits(c);
+	}
+	config_free(old);
+	log_info("reloaded config from %s (%zu users, log level %s)", fresh->path, fresh->n_users,
+	         log_level_name(fresh->log_level));
+	notify_ready("running");
+}
+
+static void start_drain(struct server *srv, const char *signame)
+{
+	struct conn *c, *next;
+	struct timeval tv = {.tv_sec = DRAIN_DEADLINE_S};
+
+	log_info("%s received: stopping; finishing in-flight requests", signame);
+	notify_stopping();
+	srv->shutting_down = true;
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		listener_free(srv->listeners[i]);
+	srv->n_listeners = 0;
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (c->n_pending == 0)
+			conn_say_goodbye(c, "shutdown");
+	}
+	event_add(srv->drain_deadline, &tv);
+	finish_if_drained(srv);
+}
+
+static void drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c, *next;
+
+	log_warn("drain deadline (%d s) passed; closing the remaining connections", DRAIN_DEADLINE_S);
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
+		conn_close(c, "shutdown deadline");
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (sig == SIGHUP) {
+		if (!srv->shutting_down)
+			reload(srv);
+		return;
+	}
+	if (srv->shutting_down) {
+		log_warn("second %s: exiting now", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		srv->exit_code = 1;
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	start_drain(srv, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int make_dummy_hash(struct server *srv)
+{
+	unsigned char random_secret[32];
+	char hash[SECRET_HASH_MAX];
+
+	randombytes_buf(random_secret, sizeof(random_secret));
+	if (secret_hash((const char *)random_secret, sizeof(random_secret), hash) != 0)
+		return -1;
+	snprintf(srv->dummy_hash, sizeof(srv->dummy_hash), "%s", hash);
+	return 0;
+}
+
+struct server *server_new(struct config *cfg)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		config_free(cfg);
+		return NULL;
+	}
+	srv->cfg = cfg;
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->reap);
+	srv->stats.started_monotonic_ms = stats_now_ms();
+	if (sodium_init() < 0 || make_dummy_hash(srv) != 0) {
+		log_error("libsodium initialisation failed");
+		goto fail;
+	}
+	srv->base = event_base_new();
+	if (srv->base == NULL) {
+		log_error("cannot create the event loop");
+		goto fail;
+	}
+	srv->reaper = event_new(srv->base, -1, 0, reap, srv);
+	srv->drain_deadline = evtimer_new(srv->base, drain_deadline, srv);
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_signal, srv);
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	if (!srv->reaper || !srv->drain_deadline || !srv->sig_hup || !srv->sig_term || !srv->sig_int ||
+	    event_add(srv->sig_hup, NULL) || event_add(srv->sig_term, NULL) || event_add(srv->sig_int, NULL)) {
+		log_error("cannot set up signal handling");
+		goto fail;
+	}
+	srv->pwhash = pwhash_pool_new(srv->base, PWHASH_THREADS, cfg->limits.max_auth_inflight);
+	if (srv->pwhash == NULL)
+		goto fail;
+	srv->redis = redis_link_new(srv->base, &cfg->redis, "main");
+	if (srv->redis == NULL) {
+		log_error("cannot create the Redis link");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		srv->listeners[i] = listener_new(srv, &cfg->listen[i]);
+		if (srv->listeners[i] == NULL)
+			goto fail;
+		srv->n_listeners++;
+	}
+	return srv;
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+int server_run(struct server *srv)
+{
+	char status[128];
+
+	redis_link_start(srv->redis);
+	srv->watchdog = notify_watchdog_start(srv->base);
+	snprintf(status, sizeof(status), "serving %zu listener(s)", srv->n_listeners);
+	notify_ready(status);
+	if (event_base_dispatch(srv->base) < 0) {
+		log_error("event loop failed");
+		return 1;
+	}
+	if (srv->exit_code == 0)
+		log_info("shutdown complete");
+	return srv->exit_code;
+}
+
+void server_free(struct server *srv)
+{
+	struct conn *c;
+
+	if (srv == NULL)
+		return;
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		listener_free(srv->listeners[i]);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c, "daemon exiting");
+	if (srv->reaper)
+		reap(-1, 0, srv);
+	/* The Redis link and the password pool may still hold orphaned requests;
+	 * freeing them completes those (NULL reply / failed check). */
+	redis_link_free(srv->redis);
+	pwhash_pool_free(srv->pwhash);
+	if (srv->watchdog)
+		event_free(srv->watchdog);
+	if (srv->sig_hup)
+		event_free(srv->sig_hup);
+	if (srv->sig_term)
+		event_free(srv->sig_term);
+	if (srv->sig_int)
+		event_free(srv->sig_int);
+	if (srv->drain_deadline)
+		event_free(srv->drain_deadline);
+	if (srv->reaper)
+		event_free(srv->reaper);
+	if (srv->base)
+		event_base_free(srv->base);
+	config_free(srv->cfg);
+	free(srv);
+}

@@ -1,0 +1,54 @@
+/* server.h - the daemon's one owner of shared state: the event loop, the
+ * live config, listeners, connections, the Redis link, the password pool
+ * and the counters.  Signals arrive here through libevent. */
+#ifndef HOTLINE_SERVER_H
+#define HOTLINE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "stats.h"
+
+struct listener;
+struct redis_link;
+struct pwhash_pool;
+
+struct server {
+	struct event_base *base;
+	struct config *cfg; /* live config; replaced whole on reload */
+
+	struct listener *listeners[CONFIG_MAX_LISTEN];
+	size_t n_listeners;
+
+	struct conn_list conns;
+	struct conn_list reap; /* closed, to free after this loop iteration */
+	struct event *reaper;
+	uint64_t next_conn_id;
+
+	struct redis_link *redis;
+	struct pwhash_pool *pwhash;
+	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
+
+	struct stats stats;
+
+	struct event *sig_hup, *sig_term, *sig_int, *watchdog;
+	struct event *drain_deadline;
+	bool shutting_down;
+	int exit_code;
+};
+
+/* Build everything from cfg (takes ownership).  NULL on failure (logged). */
+struct server *server_new(struct config *cfg);
+int server_run(struct server *srv); /* returns the process exit code */
+void server_free(struct server *srv);
+
+/* Called by conn.c. */
+void server_conn_closed(struct server *srv, struct conn *c);
+/* True when the daemon is draining and c may be let go. */
+void server_conn_idle(struct server *srv, struct conn *c);
+
+#endif

@@ -1,0 +1,15 @@
+/* cli.h - the `hotline` command-line tool: one file per sub-command. */
+#ifndef HOTLINE_CLI_H
+#define HOTLINE_CLI_H
+
+/* Exit codes shared by every sub-command (documented in hotline(1)). */
+enum {
+	CLI_OK = 0,
+	CLI_FINDINGS = 1, /* the command ran and found problems (audit, import rejects) */
+	CLI_FAILED = 2,   /* the command could not run */
+	CLI_USAGE = 64,
+};
+
+int cmd_passwd(int argc, char **argv);
+
+#endif
