@@ -11,6 +11,7 @@ static const struct command table[] = {
 	{"AUTH", ALLOW_ANYONE, ARGS_TOKENS, cmd_auth},
 	{"HELP", ALLOW_ANYONE, ARGS_NONE, cmd_help},
 	{"PING", ALLOW_ANYONE, ARGS_NONE, cmd_ping},
+	{"POP", ALLOW_AUTHED, ARGS_JSON, cmd_pop},
 	{"QUIT", ALLOW_ANYONE, ARGS_NONE, cmd_quit},
 	{"STATS", ALLOW_SUPERVISOR | ALLOW_ADMIN, ARGS_NONE, cmd_stats},
 };

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ struct opt;
 
 /* Parse the scalar s (len bytes, NUL-terminated, no embedded NUL) into the
  * field.  On failure write why (no location, no key name) and return false. */
-typedef bool (*opt_set_fn)(const struct opt *o, void *field, const char *s, size_t len, char *why,
+typedef bool (*opt_set_fn)(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                            size_t whylen);
 
 enum opt_type {
@@ -105,77 +106,120 @@ struct section {
 static const char *const role_names[] = {"none", "agent", "supervisor", "admin"};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 
-static bool set_redis_address(const struct opt *o, void *field, const char *s, size_t len, char *why,
+static bool set_redis_address(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                               size_t whylen);
-static bool set_secret(const struct opt *o, void *field, const char *s, size_t len, char *why,
+static bool set_secret(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                        size_t whylen);
 static bool load_listen(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool load_users(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config *cfg);
 static bool check_limits(struct loader *ld, yaml_node_t *map, const struct config *cfg);
+static bool check_phone(struct loader *ld, yaml_node_t *map, const struct config *cfg);
+static bool load_lines(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
+static bool check_lines(struct loader *ld, yaml_node_t *node, const struct config *cfg);
 
 /* clang-format off */
 #define REDIS(f) FIELD(struct config_redis, f)
 static const struct opt redis_opts[] = {
-	/* key                  type        field                      min  max     default     help */
+	/* key                  type        field                       min  max     default
+	 *	help                                                    aux */
 	{"address",             OPT_CUSTOM, WHOLE(struct config_redis), 0,   0,      NULL,
-		"\"host:port\", \"[v6addr]:port\" or \"unix:/path/to/redis.sock\"", .aux.set = set_redis_address},
-	{"key_prefix",          OPT_STRING, REDIS(key_prefix),         1,   63,     "hotline:",
-		"prefix of every Redis key the daemon touches", .aux.chars = "_:.-"},
-	{"connect_timeout_ms",  OPT_UINT,   REDIS(connect_timeout_ms), 10,  600000, "2000",
-		"milliseconds allowed to establish the Redis connection"},
-	{"command_timeout_ms",  OPT_UINT,   REDIS(command_timeout_ms), 10,  600000, "5000",
-		"milliseconds a Redis reply may take before the link is dropped"},
-	{"reconnect_min_ms",    OPT_UINT,   REDIS(reconnect_min_ms),   10,  600000, "100",
+		"\"host:port\", \"[v6addr]:port\" or \"unix:/path\"",   .aux.set = set_redis_address},
+	{"key_prefix",          OPT_STRING, REDIS(key_prefix),          1,   63,     "hotline:",
+		"prefix of every Redis key the daemon touches",         .aux.chars = "_:.-"},
+	{"connect_timeout_ms",  OPT_UINT,   REDIS(connect_timeout_ms),  10,  600000, "2000",
+		"milliseconds to establish the Redis connection"},
+	{"command_timeout_ms",  OPT_UINT,   REDIS(command_timeout_ms),  10,  600000, "5000",
+		"milliseconds a Redis reply may take"},
+	{"reconnect_min_ms",    OPT_UINT,   REDIS(reconnect_min_ms),    10,  600000, "100",
 		"first reconnect backoff, milliseconds"},
-	{"reconnect_max_ms",    OPT_UINT,   REDIS(reconnect_max_ms),   10,  600000, "5000",
-		"reconnect backoff ceiling, milliseconds"},
+	{"reconnect_max_ms",    OPT_UINT,   REDIS(reconnect_max_ms),    10,  600000, "5000",
+		"longest reconnect backoff, milliseconds"},
 };
 
 #define USER(f) FIELD(struct config_user, f)
 static const struct opt user_opts[] = {
-	/* key      type        field              min  max  default  help */
-	{"name",    OPT_STRING, USER(name),        1,   CONFIG_NAME_MAX, NULL,
-		"login name, unique", .aux.chars = "_.@-"},
-	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_ADMIN, NULL,
-		"what the user may do", .aux.names = role_names},
-	{"secret",  OPT_CUSTOM, USER(secret_hash), 0,   0,   NULL,
-		"argon2id hash made by `hotline passwd`", .aux.set = set_secret},
+	/* key      type        field              min         max              default */
+	{"name",    OPT_STRING, USER(name),        1,          CONFIG_NAME_MAX, NULL,
+		"login name, unique",                                   .aux.chars = "_.@-"},
+	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_ADMIN,      NULL,
+		"what the user may do",                                 .aux.names = role_names},
+	{"secret",  OPT_CUSTOM, USER(secret_hash), 0,          0,               NULL,
+		"argon2id hash made by `hotline passwd`",               .aux.set = set_secret},
 };
 
 #define LIMIT(f) FIELD(struct config_limits, f)
 static const struct opt limits_opts[] = {
-	/* key                  type      field                     min   max         default    help */
-	{"max_connections",     OPT_UINT, LIMIT(max_connections),   1,    1000000,    "10000",   "client connections"},
-	{"max_line",            OPT_UINT, LIMIT(max_line),          64,   16777216,   "65536",   "bytes per request line"},
-	{"max_line_unauth",     OPT_UINT, LIMIT(max_line_unauth),   64,   65536,      "1024",
+	/* key                  type        field                       min   max         default */
+	{"max_connections",     OPT_UINT,   LIMIT(max_connections),     1,    1000000,    "10000",
+		"client connections open at once"},
+	{"max_line",            OPT_UINT,   LIMIT(max_line),            64,   16777216,   "65536",
+		"bytes per request line"},
+	{"max_line_unauth",     OPT_UINT,   LIMIT(max_line_unauth),     64,   65536,      "1024",
 		"bytes per request line before AUTH"},
-	{"max_output",          OPT_UINT, LIMIT(max_output),        4096, 1073741824, "1048576",
+	{"max_output",          OPT_UINT,   LIMIT(max_output),          4096, 1073741824, "1048576",
 		"bytes queued for one client"},
-	{"max_pending",         OPT_UINT, LIMIT(max_pending),       1,    65536,      "256",
+	{"max_pending",         OPT_UINT,   LIMIT(max_pending),         1,    65536,      "256",
 		"requests in flight per connection"},
-	{"idle_timeout",        OPT_UINT, LIMIT(idle_timeout_s),    0,    86400,      "0",       "seconds, 0 = never"},
-	{"unauth_timeout",      OPT_UINT, LIMIT(unauth_timeout_s),  1,    3600,       "30",      "seconds to authenticate"},
-	{"max_auth_failures",   OPT_UINT, LIMIT(max_auth_failures), 1,    100,        "5",
+	{"idle_timeout",        OPT_UINT,   LIMIT(idle_timeout_s),      0,    86400,      "0",
+		"seconds, 0 = never"},
+	{"unauth_timeout",      OPT_UINT,   LIMIT(unauth_timeout_s),    1,    3600,       "30",
+		"seconds to authenticate"},
+	{"max_auth_failures",   OPT_UINT,   LIMIT(max_auth_failures),   1,    100,        "5",
 		"failed AUTHs before the connection is closed"},
-	{"max_auth_inflight",   OPT_UINT, LIMIT(max_auth_inflight), 1,    10000,      "64",
+	{"max_auth_inflight",   OPT_UINT,   LIMIT(max_auth_inflight),   1,    10000,      "64",
 		"password checks queued daemon-wide"},
 };
 
-#define LOG(f) FIELD(struct config, f)
+/* The log level sits directly in struct config. */
+#define CFG(f) FIELD(struct config, f)
 static const struct opt log_opts[] = {
-	/* key     type      field           min              max              default  help */
-	{"level",  OPT_ENUM, LOG(log_level), LOG_LEVEL_ERROR, LOG_LEVEL_DEBUG, "info",  "least severe level logged",
-		.aux.names = log_level_names},
+	/* key      type        field           min              max              default */
+	{"level",   OPT_ENUM,   CFG(log_level), LOG_LEVEL_ERROR, LOG_LEVEL_DEBUG, "info",
+		"least severe level logged",                            .aux.names = log_level_names},
+};
+
+#define PHONE(f) FIELD(struct phone_rules, f)
+static const struct opt phone_opts[] = {
+	/* key                    type        field                        min max default */
+	{"default_country",       OPT_STRING, PHONE(default_country),      0,  4,  "",
+		"country code added to national numbers, digits only; empty = none"},
+	{"international_prefix",  OPT_STRING, PHONE(international_prefix), 0,  4,  "00",
+		"dialled before a country code instead of '+', digits only"},
+	{"trunk_prefix",          OPT_STRING, PHONE(trunk_prefix),         0,  4,  "0",
+		"national trunk prefix dropped before adding the country code, digits only"},
+};
+
+#define POP(f) FIELD(struct config_pop, f)
+static const struct opt pop_opts[] = {
+	/* key               type      field                min max  default */
+	{"recent",           OPT_UINT, POP(recent),         0,  50,  "5",
+		"recent contacts shown in a screen pop, newest first"},
+	{"max_candidates",   OPT_UINT, POP(max_candidates), 1,  100, "10",
+		"customer cards in an ambiguous (shared number) match"},
+};
+
+#define LINE(f) FIELD(struct config_line, f)
+static const struct opt line_opts[] = {
+	/* key      type        field        min max              default */
+	{"dnis",    OPT_STRING, LINE(dnis),  1,  PHONE_MAX - 1,   NULL,
+		"the dialled number, normalised with the phone rules",  .aux.chars = "+ -.()/"},
+	{"brand",   OPT_STRING, LINE(brand), 1,  127,             NULL,
+		"the brand or line the agent greets with",              .aux.chars = " _.,&'-"},
+	{"queue",   OPT_STRING, LINE(queue), 1,  CONFIG_NAME_MAX, NULL,
+		"default queue for calls on this line",                 .aux.chars = "_.-"},
 };
 
 static const struct section sections[] = {
-	/* name     required offset                          table               loader       check */
-	{"listen",  true,    0,                              NULL, 0,            load_listen, NULL},
-	{"redis",   true,    offsetof(struct config, redis), TABLE(redis_opts),  NULL,        check_redis},
-	{"users",   true,    0,                              NULL, 0,            load_users,  NULL},
-	{"limits",  false,   offsetof(struct config, limits), TABLE(limits_opts), NULL,       check_limits},
-	{"log",     false,   0,                              TABLE(log_opts),    NULL,        NULL},
+	/* name     required offset                           table               loader       check */
+	{"listen",  true,    0,                               NULL, 0,            load_listen, NULL},
+	{"redis",   true,    offsetof(struct config, redis),  TABLE(redis_opts),  NULL,        check_redis},
+	{"users",   true,    0,                               NULL, 0,            load_users,  NULL},
+	{"limits",  false,   offsetof(struct config, limits), TABLE(limits_opts), NULL,        check_limits},
+	{"log",     false,   0,                               TABLE(log_opts),    NULL,        NULL},
+	{"phone",   false,   offsetof(struct config, phone),  TABLE(phone_opts),  NULL,        check_phone},
+	{"pop",     false,   offsetof(struct config, pop),    TABLE(pop_opts),    NULL,        NULL},
+	{"lines",   false,   0,                               NULL, 0,            load_lines,  check_lines},
 };
 /* clang-format on */
 
@@ -306,8 +350,8 @@ static bool set_uint(const struct opt *o, void *field, const char *s, size_t len
 	char q[QUOTE_MAX + 4];
 	switch (parse_decimal(s, len, &v)) {
 	case DEC_NOT_DECIMAL:
-		return why(whybuf, whylen, "must be a decimal integer in %llu..%llu, got '%s'", o->min, o->max,
-		           show(s, len, q, sizeof q));
+		return why(whybuf, whylen, "must be a decimal integer in %llu..%llu, got '%s'", o->min,
+		           o->max, show(s, len, q, sizeof q));
 	case DEC_OVERFLOW:
 		return why(whybuf, whylen, "is out of range: must be %llu..%llu (%s), got %s", o->min, o->max,
 		           o->help, show(s, len, q, sizeof q));
@@ -315,8 +359,8 @@ static bool set_uint(const struct opt *o, void *field, const char *s, size_t len
 		break;
 	}
 	if (v < o->min || v > o->max)
-		return why(whybuf, whylen, "is out of range: must be %llu..%llu (%s), got %llu", o->min, o->max,
-		           o->help, v);
+		return why(whybuf, whylen, "is out of range: must be %llu..%llu (%s), got %llu", o->min,
+		           o->max, o->help, v);
 	if (!store_uint(field, o->size, v))
 		return why(whybuf, whylen, "has an unsupported field size %zu (bug)", o->size);
 	return true;
@@ -334,11 +378,12 @@ static bool set_string(const struct opt *o, void *field, const char *s, size_t l
 {
 	char q[QUOTE_MAX + 4];
 	if (len < o->min || len > o->max || len >= o->size)
-		return why(whybuf, whylen, "must be %llu..%llu characters long, got %zu", o->min, o->max, len);
+		return why(whybuf, whylen, "must be %llu..%llu characters long, got %zu", o->min, o->max,
+		           len);
 	for (size_t i = 0; i < len; i++)
 		if (!char_ok(s[i], o->aux.chars))
-			return why(whybuf, whylen, "may only contain letters, digits and '%s', got '%s'", o->aux.chars,
-			           show(s, len, q, sizeof q));
+			return why(whybuf, whylen, "may only contain letters, digits and '%s', got '%s'",
+			           o->aux.chars, show(s, len, q, sizeof q));
 	memcpy(field, s, len);
 	((char *)field)[len] = '\0';
 	return true;
@@ -352,7 +397,8 @@ static bool set_enum(const struct opt *o, void *field, const char *s, size_t len
 		const char *name = o->aux.names[v];
 		if (strlen(name) == len && memcmp(name, s, len) == 0) {
 			if (o->size != sizeof(int) || !store_uint(field, o->size, v))
-				return why(whybuf, whylen, "has an unsupported field size %zu (bug)", o->size);
+				return why(whybuf, whylen, "has an unsupported field size %zu (bug)",
+				           o->size);
 			return true;
 		}
 		int n = snprintf(list + used, sizeof list - used, "%s%s", v == o->min ? "" : ", ", name);
@@ -397,15 +443,18 @@ static bool parse_hostport(const char *s, size_t len, char *host, size_t hostsiz
 		h = s + 1;
 		hend = memchr(h, ']', len - 1);
 		if (!hend || hend + 1 == s + len || hend[1] != ':')
-			return why(whybuf, whylen, "must be \"[v6addr]:port\", got '%s'", show(s, len, q, sizeof q));
+			return why(whybuf, whylen, "must be \"[v6addr]:port\", got '%s'",
+			           show(s, len, q, sizeof q));
 		colon = hend + 1;
 	} else {
 		colon = last_colon(s, len);
 		if (!colon)
-			return why(whybuf, whylen, "must be \"host:port\", got '%s'", show(s, len, q, sizeof q));
+			return why(whybuf, whylen, "must be \"host:port\", got '%s'",
+			           show(s, len, q, sizeof q));
 		hend = colon;
 		if (memchr(s, ':', (size_t)(colon - s)))
-			return why(whybuf, whylen, "must put an IPv6 address in brackets, e.g. \"[::1]:7300\", got '%s'",
+			return why(whybuf, whylen,
+			           "must put an IPv6 address in brackets, e.g. \"[::1]:7300\", got '%s'",
 			           show(s, len, q, sizeof q));
 	}
 
@@ -418,7 +467,8 @@ static bool parse_hostport(const char *s, size_t len, char *host, size_t hostsiz
 			return why(whybuf, whylen, "has an invalid character in its host, got '%s'",
 			           show(s, len, q, sizeof q));
 	if (v6 && !memchr(h, ':', hlen))
-		return why(whybuf, whylen, "has brackets around something that is not an IPv6 address, got '%s'",
+		return why(whybuf, whylen,
+		           "has brackets around something that is not an IPv6 address, got '%s'",
 		           show(s, len, q, sizeof q));
 
 	const char *p = colon + 1;
@@ -535,7 +585,8 @@ static bool key_seen_before(struct loader *ld, const yaml_node_t *map, const yam
 static bool check_key(struct loader *ld, const yaml_node_t *key, const char *where)
 {
 	if (!key || key->type != YAML_SCALAR_NODE)
-		return fail(ld, key, "keys in %s must be scalars, got %s", where, key ? node_kind(key) : "nothing");
+		return fail(ld, key, "keys in %s must be scalars, got %s", where,
+		            key ? node_kind(key) : "nothing");
 	if (strlen((const char *)key->data.scalar.value) != key->data.scalar.length)
 		return fail(ld, key, "a key in %s contains a NUL byte", where);
 	return true;
@@ -575,8 +626,10 @@ static bool apply_defaults(struct loader *ld, const struct opt *opts, size_t n, 
 	char whybuf[256];
 	for (size_t i = 0; i < n; i++) {
 		const struct opt *o = &opts[i];
-		if (o->def && !setter(o)(o, (char *)base + o->offset, o->def, strlen(o->def), whybuf, sizeof whybuf))
-			return fail(ld, NULL, "internal error: default of '%s' in %s %s", o->key, where, whybuf);
+		if (o->def &&
+		    !setter(o)(o, (char *)base + o->offset, o->def, strlen(o->def), whybuf, sizeof whybuf))
+			return fail(ld, NULL, "internal error: default of '%s' in %s %s", o->key, where,
+			            whybuf);
 	}
 	return true;
 }
@@ -645,14 +698,16 @@ static bool expect_sequence(struct loader *ld, const struct section *sec, yaml_n
                             size_t max, const char *of, size_t *count)
 {
 	if (node->type != YAML_SEQUENCE_NODE)
-		return fail(ld, node, "section '%s' must be a sequence of %s, got %s", sec->name, of, node_kind(node));
+		return fail(ld, node, "section '%s' must be a sequence of %s, got %s", sec->name, of,
+		            node_kind(node));
 	size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
 	if (n < min)
-		return fail(ld, node, "section '%s' must have %zu..%zu entries, got %zu", sec->name, min, max, n);
+		return fail(ld, node, "section '%s' must have %zu..%zu entries, got %zu", sec->name, min, max,
+		            n);
 	if (n > max)
 		return fail(ld, node_at(ld, node->data.sequence.items.start[max]),
-		            "section '%s' must have %zu..%zu entries, this is entry #%zu", sec->name, min, max,
-		            max + 1);
+		            "section '%s' must have %zu..%zu entries, this is entry #%zu", sec->name, min,
+		            max, max + 1);
 	*count = n;
 	return true;
 }
@@ -675,7 +730,8 @@ static bool load_listen(struct loader *ld, const struct section *sec, yaml_node_
 			return fail(ld, item, "%s %s", what, whybuf);
 		/* Port 0 may repeat: each bind gets its own ephemeral port. */
 		for (size_t j = 0; j < i; j++)
-			if (l->port != 0 && l->port == cfg->listen[j].port && strcmp(l->host, cfg->listen[j].host) == 0)
+			if (l->port != 0 && l->port == cfg->listen[j].port &&
+			    strcmp(l->host, cfg->listen[j].host) == 0)
 				return fail(ld, item, "%s repeats listen entry #%zu", what, j + 1);
 		cfg->n_listen = i + 1;
 	}
@@ -715,7 +771,8 @@ static size_t name_set_add(struct name_set *set, const struct config_user *users
 	}
 }
 
-static bool load_user(struct loader *ld, yaml_node_t *entry, struct config *cfg, size_t i, struct name_set *names)
+static bool load_user(struct loader *ld, yaml_node_t *entry, struct config *cfg, size_t i,
+                      struct name_set *names)
 {
 	char where[64];
 	snprintf(where, sizeof where, "users entry #%zu", i + 1);
@@ -729,7 +786,8 @@ static bool load_user(struct loader *ld, yaml_node_t *entry, struct config *cfg,
 	cfg->n_users = i + 1;
 	size_t prev = name_set_add(names, cfg->users, i);
 	if (prev)
-		return fail(ld, map_get(ld, entry, "name"), "duplicate user name '%s' in %s, first used in users entry #%zu",
+		return fail(ld, map_get(ld, entry, "name"),
+		            "duplicate user name '%s' in %s, first used in users entry #%zu",
 		            cfg->users[i].name, where, prev);
 	return true;
 }
@@ -778,6 +836,79 @@ static bool check_limits(struct loader *ld, yaml_node_t *map, const struct confi
 		return fail(ld, blame(ld, map, "max_line_unauth", "max_line"),
 		            "'max_line_unauth' (%zu) in section 'limits' must be <= 'max_line' (%zu)",
 		            l->max_line_unauth, l->max_line);
+	return true;
+}
+
+static bool all_digits(const char *s)
+{
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool check_phone(struct loader *ld, yaml_node_t *map, const struct config *cfg)
+{
+	static const char *const keys[] = {"default_country", "international_prefix", "trunk_prefix"};
+	const char *values[] = {cfg->phone.default_country, cfg->phone.international_prefix,
+	                        cfg->phone.trunk_prefix};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!all_digits(values[i]))
+			return fail(ld, map ? blame(ld, map, keys[i], keys[i]) : NULL,
+			            "'%s' in section 'phone' must be digits only", keys[i]);
+	return true;
+}
+
+static bool load_line(struct loader *ld, yaml_node_t *entry, struct config *cfg, size_t i)
+{
+	char where[64];
+
+	snprintf(where, sizeof where, "lines entry #%zu", i + 1);
+	if (entry->type != YAML_MAPPING_NODE)
+		return fail(ld, entry, "%s must be a mapping with dnis, brand and queue, got %s", where,
+		            node_kind(entry));
+	if (!apply_defaults(ld, line_opts, ARRAY_SIZE(line_opts), &cfg->lines[i], where) ||
+	    !load_table(ld, line_opts, ARRAY_SIZE(line_opts), entry, &cfg->lines[i], where))
+		return false;
+	cfg->n_lines = i + 1;
+	return true;
+}
+
+static bool load_lines(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg)
+{
+	size_t n;
+
+	if (!expect_sequence(ld, sec, node, 0, CONFIG_MAX_LINES, "line mappings", &n))
+		return false;
+	cfg->lines = calloc(n ? n : 1, sizeof *cfg->lines);
+	if (!cfg->lines)
+		return fail(ld, node, "out of memory loading %zu lines", n);
+	for (size_t i = 0; i < n; i++)
+		if (!load_line(ld, node_at(ld, node->data.sequence.items.start[i]), cfg, i))
+			return false;
+	return true;
+}
+
+/* Dialled numbers are normalised once the phone rules are known (the
+ * 'phone' section may come after 'lines' in the file). */
+static bool check_lines(struct loader *ld, yaml_node_t *node, const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_lines; i++) {
+		struct config_line *l = &cfg->lines[i];
+		yaml_node_t *entry = node ? node_at(ld, node->data.sequence.items.start[i]) : NULL;
+		char norm[PHONE_MAX];
+		const char *why = NULL;
+
+		if (!phone_normalize(&cfg->phone, l->dnis, strlen(l->dnis), norm, &why))
+			return fail(ld, entry ? map_get(ld, entry, "dnis") : node, "'dnis' in lines entry #%zu: %s",
+			            i + 1, why);
+		memcpy(l->dnis, norm, sizeof(norm));
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->lines[j].dnis, l->dnis) == 0)
+				return fail(ld, entry ? map_get(ld, entry, "dnis") : node,
+				            "'dnis' in lines entry #%zu repeats lines entry #%zu", i + 1, j + 1);
+	}
 	return true;
 }
 
@@ -838,7 +969,8 @@ static bool apply_section_defaults(struct loader *ld, struct config *cfg)
 	char where[64];
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
 		snprintf(where, sizeof where, "section '%s'", sections[i].name);
-		if (!apply_defaults(ld, sections[i].opts, sections[i].n_opts, (char *)cfg + sections[i].offset, where))
+		if (!apply_defaults(ld, sections[i].opts, sections[i].n_opts,
+		                    (char *)cfg + sections[i].offset, where))
 			return false;
 	}
 	return true;
@@ -875,7 +1007,8 @@ static bool fail_yaml(struct loader *ld, const yaml_parser_t *parser)
 			               "YAML syntax error: %s (%s at %zu:%zu)",
 			               parser->problem ? parser->problem : "unknown problem", parser->context,
 			               parser->context_mark.line + 1, parser->context_mark.column + 1);
-		return fail_at(ld, parser->problem_mark.line, parser->problem_mark.column, "YAML syntax error: %s",
+		return fail_at(ld, parser->problem_mark.line, parser->problem_mark.column,
+		               "YAML syntax error: %s",
 		               parser->problem ? parser->problem : "unknown problem");
 	}
 }
@@ -898,9 +1031,12 @@ static bool load_document(struct loader *ld, yaml_parser_t *parser, struct confi
 {
 	yaml_node_t *root = yaml_document_get_root_node(ld->doc);
 	if (!root)
-		return fail_at(ld, 0, 0, "empty document: expected a mapping with sections 'listen', 'redis' and 'users'");
+		return fail_at(
+		    ld, 0, 0,
+		    "empty document: expected a mapping with sections 'listen', 'redis' and 'users'");
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(ld, 0, 0, "the document must be a mapping of sections, got %s", node_kind(root));
+		return fail_at(ld, 0, 0, "the document must be a mapping of sections, got %s",
+		               node_kind(root));
 	if (!expect_stream_end(ld, parser))
 		return false;
 	return load_sections(ld, root, cfg);
@@ -909,11 +1045,11 @@ static bool load_document(struct loader *ld, yaml_parser_t *parser, struct confi
 struct config *config_parse(const char *name, const char *yaml, size_t len, char *err, size_t errlen)
 {
 	struct loader ld = {
-		.name = name ? name : "<config>",
-		.text = yaml ? yaml : "",
-		.text_len = yaml ? len : 0,
-		.err = err,
-		.errlen = errlen,
+	    .name = name ? name : "<config>",
+	    .text = yaml ? yaml : "",
+	    .text_len = yaml ? len : 0,
+	    .err = err,
+	    .errlen = errlen,
 	};
 	if (err && errlen)
 		err[0] = '\0';
@@ -1023,6 +1159,7 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->users);
+	free(cfg->lines);
 	free(cfg);
 }
 
@@ -1033,6 +1170,14 @@ const struct config_user *config_find_user(const struct config *cfg, const char 
 	for (size_t i = 0; i < cfg->n_users; i++)
 		if (strcmp(cfg->users[i].name, name) == 0)
 			return &cfg->users[i];
+	return NULL;
+}
+
+const struct config_line *config_find_line(const struct config *cfg, const char *dnis)
+{
+	for (size_t i = 0; i < cfg->n_lines; i++)
+		if (strcmp(cfg->lines[i].dnis, dnis) == 0)
+			return &cfg->lines[i];
 	return NULL;
 }
 

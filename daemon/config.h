@@ -12,8 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "phone.h"
+
 #define CONFIG_MAX_LISTEN 8
 #define CONFIG_MAX_USERS 4096
+#define CONFIG_MAX_LINES 1024
 #define CONFIG_NAME_MAX 64 /* user names, queue names, codes */
 
 enum role {
@@ -65,6 +68,19 @@ struct config_limits {
 	unsigned max_auth_inflight; /* default 64 password checks queued daemon-wide */
 };
 
+/* A dialled number (DNIS) and the line it belongs to, so the screen pop
+ * can tell the agent which brand to greet with and the default queue. */
+struct config_line {
+	char dnis[PHONE_MAX]; /* normalised with the phone rules */
+	char brand[128];
+	char queue[CONFIG_NAME_MAX + 1];
+};
+
+struct config_pop {
+	unsigned recent;         /* default 5: contacts shown, newest first (0..50) */
+	unsigned max_candidates; /* default 10: cards in an ambiguous match (1..100) */
+};
+
 struct config {
 	char path[4096]; /* file it came from, for logs */
 
@@ -77,6 +93,11 @@ struct config {
 	size_t n_users;
 
 	struct config_limits limits;
+
+	struct phone_rules phone;
+	struct config_pop pop;
+	struct config_line *lines; /* heap, n_lines entries */
+	size_t n_lines;
 
 	enum log_level log_level;
 };
@@ -93,6 +114,9 @@ struct config *config_parse(const char *name, const char *yaml, size_t len, char
 void config_free(struct config *cfg);
 
 const struct config_user *config_find_user(const struct config *cfg, const char *name);
+
+/* The line whose DNIS equals the normalised number, or NULL. */
+const struct config_line *config_find_line(const struct config *cfg, const char *dnis);
 
 const char *role_name(enum role role);
 const char *log_level_name(enum log_level level);

@@ -9,5 +9,7 @@
 command_fn cmd_ping, cmd_quit, cmd_help, cmd_stats;
 /* auth.c */
 command_fn cmd_auth;
+/* pop.c */
+command_fn cmd_pop;
 
 #endif

@@ -1,0 +1,28 @@
+/* keys.h - the Redis key layout, named in one place (documented in
+ * proto/KEYS.md).  Every key starts with the configured prefix.  Ids that
+ * go into keys are restricted to [A-Za-z0-9_.-] by their validators, so no
+ * key can escape the layout (no ':', '*', '/' or spaces from clients).
+ *
+ *   <p>customer:<id>                  HASH   the customer record (source: import)
+ *   <p>phone:<e164>                   SET    customer ids using that number
+ *   <p>account:<account>              STRING the customer id owning an account
+ *   <p>customers:revenue              ZSET   id -> revenue, for the tier pyramid
+ *   <p>customer:<id>:contacts         LIST   projection: recent contacts, newest first (JSON)
+ *   <p>customer:<id>:open_complaints  HASH   projection: complaint id -> JSON summary
+ */
+#ifndef HOTLINE_KEYS_H
+#define HOTLINE_KEYS_H
+
+#include <stddef.h>
+
+#define KEY_MAX 256
+
+/* Each returns the key length, or -1 when it would not fit KEY_MAX. */
+int key_customer(char out[KEY_MAX], const char *prefix, const char *id);
+int key_phone(char out[KEY_MAX], const char *prefix, const char *e164);
+int key_account(char out[KEY_MAX], const char *prefix, const char *account);
+int key_revenue_index(char out[KEY_MAX], const char *prefix);
+int key_contacts(char out[KEY_MAX], const char *prefix, const char *id);
+int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id);
+
+#endif
