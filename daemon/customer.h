@@ -83,6 +83,7 @@ json_t *customer_card_from_hash(const char *const *fv, const size_t *fvlen, size
 
 /* "platinum" -> TIER_PLATINUM ...; TIER_COUNT for anything else. */
 enum customer_tier customer_tier_from_name(const char *name, size_t len);
+/* "" for TIER_COUNT or anything out of range. */
 const char *customer_tier_name(enum customer_tier t);
 
 /* True when s is 1..max bytes of [A-Za-z0-9_.-]: safe inside a Redis key. */

@@ -334,7 +334,8 @@ static char *join_line(const char *const *parts, size_t nparts, size_t *out_len)
  * JSON_ENCODE_ANY lets a scalar body through instead of failing as if memory ran out. */
 static char *dump_body(const json_t *body)
 {
-	return json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	/* 15 significant digits: revenue 19.99 stays 19.99, not 19.989999999999998. */
+	return json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 char *proto_format_ok(const json_t *body, size_t *out_len)

@@ -11,5 +11,7 @@ enum {
 };
 
 int cmd_passwd(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_demo_data(int argc, char **argv);
 
 #endif
