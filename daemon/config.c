@@ -5,7 +5,10 @@
  * lives, how it is parsed, its bounds, its default and what it means.  The
  * sections themselves are rows of sections[].  Defaults are written as YAML
  * text and go through the same setter as values from the file, so a default
- * can never escape the bounds its row declares.
+ * can never escape the bounds its row declares.  Nested mappings (sla.high,
+ * calendar.hours) and lists of scalars (calls.dispositions,
+ * calendar.holidays) are rows too, of types OPT_TABLE and OPT_LIST, so their
+ * members get the same setters, bounds and defaults.
  *
  * Loading never touches a live config: it fills a fresh calloc'ed struct,
  * checks the rules that span keys once everything is read, and either hands
@@ -14,9 +17,9 @@
  *
  * libyaml's document API resolves aliases to node ids, so a node can be
  * reached more than once but is never copied.  The walk below only descends
- * the fixed shape of the schema (root, section, entry, scalar) and never
- * recurses into whatever a node happens to contain, so alias bombs and
- * self-referencing anchors cost nothing and cannot loop.
+ * the fixed shape of the schema (root, section, entry or nested table,
+ * scalar) and never recurses into whatever a node happens to contain, so
+ * alias bombs and self-referencing anchors cost nothing and cannot loop.
  */
 #include "config.h"
 
@@ -28,6 +31,8 @@
 #include <string.h>
 
 #include <yaml.h>
+
+#include "sla.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -49,8 +54,14 @@ enum opt_type {
 	OPT_UINT,   /* unsigned integer of any width, decimal, min..max */
 	OPT_STRING, /* char[size], length min..max, letters, digits and aux.chars */
 	OPT_ENUM,   /* int-sized enum; aux.names[min..max] are the accepted words */
+	OPT_BOOL,   /* bool; exactly "true" or "false" */
 	OPT_CUSTOM, /* aux.set does everything */
+	OPT_TABLE,  /* a nested mapping of aux.table's keys; default "{}" */
+	OPT_LIST,   /* a sequence of min..max distinct aux.list items; default "[a, b]" */
 };
+
+struct opt_table;
+struct opt_list;
 
 struct opt {
 	const char *key;
@@ -64,7 +75,24 @@ struct opt {
 		const char *chars;        /* OPT_STRING: punctuation allowed besides [A-Za-z0-9] */
 		const char *const *names; /* OPT_ENUM: indexed by value */
 		opt_set_fn set;           /* OPT_CUSTOM */
+		const struct opt_table *table;
+		const struct opt_list *list;
 	} aux;
+};
+
+/* The keys of a nested mapping, relative to the same base as their parent
+ * row's field (an OPT_TABLE row usually spans its whole struct). */
+struct opt_table {
+	const struct opt *opts;
+	size_t n;
+};
+
+/* An OPT_LIST row's field is an array of item.size-byte elements; the
+ * number in use is a size_t at count_offset in the table's struct. */
+struct opt_list {
+	size_t count_offset;
+	struct opt item;                        /* key, offset and default unused */
+	int (*cmp)(const void *, const void *); /* sort once loaded; NULL keeps file order */
 };
 
 /* The row's field: offset and size are computed, never typed by hand. */
@@ -110,6 +138,17 @@ static bool set_redis_address(const struct opt *o, void *field, const char *s, s
                               size_t whylen);
 static bool set_secret(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                        size_t whylen);
+static bool set_bool(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                     size_t whylen);
+static bool set_hours(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                      size_t whylen);
+static bool set_date(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                     size_t whylen);
+static bool set_timezone(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen);
+static bool set_path(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                     size_t whylen);
+static int cmp_int32(const void *a, const void *b);
 static bool load_listen(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool load_users(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config *cfg);
@@ -117,6 +156,7 @@ static bool check_limits(struct loader *ld, yaml_node_t *map, const struct confi
 static bool check_phone(struct loader *ld, yaml_node_t *map, const struct config *cfg);
 static bool load_lines(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool check_lines(struct loader *ld, yaml_node_t *node, const struct config *cfg);
+static bool check_sla(struct loader *ld, yaml_node_t *map, const struct config *cfg);
 
 /* clang-format off */
 #define REDIS(f) FIELD(struct config_redis, f)
@@ -210,16 +250,130 @@ static const struct opt line_opts[] = {
 		"default queue for calls on this line",                 .aux.chars = "_.-"},
 };
 
+/* Call dispositions and complaint categories: short codes, each of them
+ * usable inside a Redis key and a log line. */
+#define CODE_ITEM(k) {k, OPT_STRING, .offset = 0, .size = CONFIG_NAME_MAX + 1, 1, CONFIG_NAME_MAX, NULL, \
+		"a code", .aux.chars = "_.-"}
+static const struct opt_list disposition_list = {offsetof(struct config_log_rules, n_dispositions),
+                                                 CODE_ITEM("dispositions"), NULL};
+static const struct opt_list category_list = {offsetof(struct config, log_rules.n_categories),
+                                              CODE_ITEM("categories"), NULL};
+
+#define RULES(f) FIELD(struct config_log_rules, f)
+static const struct opt calls_opts[] = {
+	/* key            type      field                min max              default */
+	{"dispositions",  OPT_LIST, RULES(dispositions), 1,  CONFIG_MAX_CODES,
+		"[resolved, callback, escalated, sale, no_action, wrong_number]",
+		"how a call may end",                                   .aux.list = &disposition_list},
+};
+
+/* Complaint rules feed both the log rules and the SLA policy. */
+static const struct opt complaints_opts[] = {
+	/* key               type      field                           min max              default */
+	{"categories",       OPT_LIST, CFG(log_rules.categories),      1,  CONFIG_MAX_CODES,
+		"[billing, quality, service_attitude, delivery, technical, other]",
+		"what a complaint may be about",                        .aux.list = &category_list},
+	{"reopen_window_h",  OPT_UINT, CFG(log_rules.reopen_window_h), 0,  8760,    "168",
+		"hours after closing during which a complaint may be reopened"},
+	{"escalation_pct",   OPT_UINT, CFG(sla.escalation_pct),        1,  100,     "50",
+		"percent of the remaining SLA time kept on escalation"},
+	{"business_hours",   OPT_BOOL, CFG(sla.calendar.business_hours), 0, 1,     "false",
+		"count SLA time in the calendar's opening hours only"},
+};
+
+/* One table per severity; the tiers are listed best first, which is the
+ * order check_sla holds them to. */
+#define SLA(f) FIELD(struct sla_policy, f)
+#define SLA_CELL(tier, sev, t, def) {tier, OPT_UINT, SLA(minutes[sev][t]), 1, 525600, def, \
+		"minutes of SLA time, at most a year"}
+#define SLA_ROW(sev, platinum, gold, iron, lead)                                                            \
+	{SLA_CELL("platinum", sev, TIER_PLATINUM, platinum), SLA_CELL("gold", sev, TIER_GOLD, gold),         \
+	 SLA_CELL("iron", sev, TIER_IRON, iron), SLA_CELL("lead", sev, TIER_LEAD, lead)}
+static const struct opt sla_critical_opts[] = SLA_ROW(SEV_CRITICAL, "60",   "120",  "240",  "480");
+static const struct opt sla_high_opts[]     = SLA_ROW(SEV_HIGH,     "240",  "480",  "960",  "1440");
+static const struct opt sla_medium_opts[]   = SLA_ROW(SEV_MEDIUM,   "480",  "960",  "1440", "2880");
+static const struct opt sla_low_opts[]      = SLA_ROW(SEV_LOW,      "1440", "2880", "4320", "10080");
+static const struct opt_table sla_critical = {TABLE(sla_critical_opts)};
+static const struct opt_table sla_high = {TABLE(sla_high_opts)};
+static const struct opt_table sla_medium = {TABLE(sla_medium_opts)};
+static const struct opt_table sla_low = {TABLE(sla_low_opts)};
+
+static const struct opt sla_opts[] = {
+	/* key        type       field                     min max default */
+	{"critical",  OPT_TABLE, WHOLE(struct sla_policy), 0,  0,  "{}",
+		"minutes by tier for critical complaints",              .aux.table = &sla_critical},
+	{"high",      OPT_TABLE, WHOLE(struct sla_policy), 0,  0,  "{}",
+		"minutes by tier for high complaints",                  .aux.table = &sla_high},
+	{"medium",    OPT_TABLE, WHOLE(struct sla_policy), 0,  0,  "{}",
+		"minutes by tier for medium complaints",                .aux.table = &sla_medium},
+	{"low",       OPT_TABLE, WHOLE(struct sla_policy), 0,  0,  "{}",
+		"minutes by tier for low complaints",                   .aux.table = &sla_low},
+};
+
+/* sla_calendar.day[] counts from Sunday, like struct tm. */
+#define CAL(f) FIELD(struct sla_calendar, f)
+static const struct opt hours_opts[] = {
+	/* key    type        field        min max default */
+	{"mon",   OPT_CUSTOM, CAL(day[1]), 0,  0,  "09:00-18:00", "opening hours",  .aux.set = set_hours},
+	{"tue",   OPT_CUSTOM, CAL(day[2]), 0,  0,  "09:00-18:00", "opening hours",  .aux.set = set_hours},
+	{"wed",   OPT_CUSTOM, CAL(day[3]), 0,  0,  "09:00-18:00", "opening hours",  .aux.set = set_hours},
+	{"thu",   OPT_CUSTOM, CAL(day[4]), 0,  0,  "09:00-18:00", "opening hours",  .aux.set = set_hours},
+	{"fri",   OPT_CUSTOM, CAL(day[5]), 0,  0,  "09:00-18:00", "opening hours",  .aux.set = set_hours},
+	{"sat",   OPT_CUSTOM, CAL(day[6]), 0,  0,  "closed",      "opening hours",  .aux.set = set_hours},
+	{"sun",   OPT_CUSTOM, CAL(day[0]), 0,  0,  "closed",      "opening hours",  .aux.set = set_hours},
+};
+static const struct opt_table calendar_hours = {TABLE(hours_opts)};
+
+static const struct opt_list holiday_list = {
+	offsetof(struct sla_calendar, n_holidays),
+	{"holidays", OPT_CUSTOM, .offset = 0, .size = sizeof(int32_t), 0, 0, NULL, "a date",
+	 .aux.set = set_date},
+	cmp_int32,
+};
+
+static const struct opt calendar_opts[] = {
+	/* key         type        field                     min max               default */
+	{"timezone",   OPT_CUSTOM, CAL(timezone),            1,  63,               "UTC",
+		"tz database name such as \"Asia/Shanghai\"",          .aux.set = set_timezone},
+	{"hours",      OPT_TABLE,  WHOLE(struct sla_calendar), 0, 0,               "{}",
+		"opening hours by weekday",                             .aux.table = &calendar_hours},
+	{"holidays",   OPT_LIST,   CAL(holidays),            0,  SLA_MAX_HOLIDAYS, "[]",
+		"dates closed all day",                                 .aux.list = &holiday_list},
+};
+
+#define SPOOL(f) FIELD(struct config_spool, f)
+static const struct opt spool_opts[] = {
+	/* key          type        field              min   max             default */
+	{"path",        OPT_CUSTOM, SPOOL(path),       1,    4095,           "/var/lib/hotline/spool.log",
+		"acknowledged writes wait here while Redis is unreachable", .aux.set = set_path},
+	{"max_bytes",   OPT_UINT,   SPOOL(max_bytes),  4096, 1099511627776,  "67108864",
+		"largest spool file, bytes"},
+};
+
+static const struct opt idempotency_opts[] = {
+	/* key      type      field                     min max  default */
+	{"ttl_h",   OPT_UINT, RULES(idempotency_ttl_h), 1,  720, "24",
+		"hours a request_id's original reply is remembered"},
+};
+
+/* Where each section's table points inside struct config. */
+#define AT(f) offsetof(struct config, f)
 static const struct section sections[] = {
-	/* name     required offset                           table               loader       check */
-	{"listen",  true,    0,                               NULL, 0,            load_listen, NULL},
-	{"redis",   true,    offsetof(struct config, redis),  TABLE(redis_opts),  NULL,        check_redis},
-	{"users",   true,    0,                               NULL, 0,            load_users,  NULL},
-	{"limits",  false,   offsetof(struct config, limits), TABLE(limits_opts), NULL,        check_limits},
-	{"log",     false,   0,                               TABLE(log_opts),    NULL,        NULL},
-	{"phone",   false,   offsetof(struct config, phone),  TABLE(phone_opts),  NULL,        check_phone},
-	{"pop",     false,   offsetof(struct config, pop),    TABLE(pop_opts),    NULL,        NULL},
-	{"lines",   false,   0,                               NULL, 0,            load_lines,  check_lines},
+	/* name         req    offset            table                    loader       check */
+	{"listen",      true,  0,                NULL, 0,                 load_listen, NULL},
+	{"redis",       true,  AT(redis),        TABLE(redis_opts),       NULL,        check_redis},
+	{"users",       true,  0,                NULL, 0,                 load_users,  NULL},
+	{"limits",      false, AT(limits),       TABLE(limits_opts),      NULL,        check_limits},
+	{"log",         false, 0,                TABLE(log_opts),         NULL,        NULL},
+	{"phone",       false, AT(phone),        TABLE(phone_opts),       NULL,        check_phone},
+	{"pop",         false, AT(pop),          TABLE(pop_opts),         NULL,        NULL},
+	{"lines",       false, 0,                NULL, 0,                 load_lines,  check_lines},
+	{"calls",       false, AT(log_rules),    TABLE(calls_opts),       NULL,        NULL},
+	{"complaints",  false, 0,                TABLE(complaints_opts),  NULL,        NULL},
+	{"sla",         false, AT(sla),          TABLE(sla_opts),         NULL,        check_sla},
+	{"calendar",    false, AT(sla.calendar), TABLE(calendar_opts),    NULL,        NULL},
+	{"spool",       false, AT(spool),        TABLE(spool_opts),       NULL,        NULL},
+	{"idempotency", false, AT(log_rules),    TABLE(idempotency_opts), NULL,        NULL},
 };
 /* clang-format on */
 
@@ -417,8 +571,13 @@ static opt_set_fn setter(const struct opt *o)
 		return set_string;
 	case OPT_ENUM:
 		return set_enum;
+	case OPT_BOOL:
+		return set_bool;
 	case OPT_CUSTOM:
 		return o->aux.set;
+	case OPT_TABLE: /* not scalars: see load_pair and apply_defaults */
+	case OPT_LIST:
+		return NULL;
 	}
 	return NULL;
 }
@@ -534,6 +693,144 @@ static bool set_secret(const struct opt *o, void *field, const char *s, size_t l
 	return true;
 }
 
+/* Only the two spellings everyone reads the same way: YAML 1.1 would also
+ * take yes/no/on/off, and "no" meaning false surprises people. */
+static bool set_bool(const struct opt *o, void *field, const char *s, size_t len, char *whybuf, size_t whylen)
+{
+	char q[QUOTE_MAX + 4];
+	bool v;
+	if (len == 4 && memcmp(s, "true", 4) == 0)
+		v = true;
+	else if (len == 5 && memcmp(s, "false", 5) == 0)
+		v = false;
+	else
+		return why(whybuf, whylen, "must be true or false, got '%s'", show(s, len, q, sizeof q));
+	if (o->size != sizeof v)
+		return why(whybuf, whylen, "has an unsupported field size %zu (bug)", o->size);
+	memcpy(field, &v, sizeof v);
+	return true;
+}
+
+/* Exactly n decimal digits. */
+static bool fixed_digits(const char *s, size_t n, unsigned *out)
+{
+	*out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*out = *out * 10 + (unsigned)(s[i] - '0');
+	}
+	return true;
+}
+
+/* "HH:MM" in 00:00..24:00, as minutes after midnight. */
+static bool parse_clock(const char *s, unsigned *minutes)
+{
+	unsigned h, m;
+	if (!fixed_digits(s, 2, &h) || s[2] != ':' || !fixed_digits(s + 3, 2, &m))
+		return false;
+	if (m > 59 || h > 24 || (h == 24 && m != 0))
+		return false;
+	*minutes = h * 60 + m;
+	return true;
+}
+
+/* "HH:MM-HH:MM" or "closed".  Hours past midnight are not supported: the
+ * calendar walks one local day at a time. */
+static bool set_hours(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                      size_t whylen)
+{
+	struct sla_calendar cal;
+	unsigned open = 0, close = 0;
+	char q[QUOTE_MAX + 4];
+
+	if (o->size != sizeof cal.day[0])
+		return why(whybuf, whylen, "has an unsupported field size %zu (bug)", o->size);
+	if (!(len == 6 && memcmp(s, "closed", 6) == 0)) {
+		if (len != 11 || s[5] != '-' || !parse_clock(s, &open) || !parse_clock(s + 6, &close))
+			return why(whybuf, whylen,
+			           "must be \"HH:MM-HH:MM\" (00:00..24:00) or \"closed\", got '%s'",
+			           show(s, len, q, sizeof q));
+		if (close <= open)
+			return why(whybuf, whylen,
+			           "must close after it opens, got '%s' (hours past midnight are not "
+			           "supported; write \"closed\" for a day off)",
+			           show(s, len, q, sizeof q));
+	}
+	cal.day[0].open_min = (uint16_t)open;
+	cal.day[0].close_min = (uint16_t)close;
+	memcpy(field, &cal.day[0], sizeof cal.day[0]);
+	return true;
+}
+
+static bool leap_year(unsigned y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* "YYYY-MM-DD", a date that exists, stored as yyyymmdd. */
+static bool set_date(const struct opt *o, void *field, const char *s, size_t len, char *whybuf, size_t whylen)
+{
+	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	unsigned y, m, d;
+	char q[QUOTE_MAX + 4];
+
+	if (len != 10 || s[4] != '-' || s[7] != '-' || !fixed_digits(s, 4, &y) ||
+	    !fixed_digits(s + 5, 2, &m) || !fixed_digits(s + 8, 2, &d))
+		return why(whybuf, whylen, "must be a date YYYY-MM-DD, got '%s'", show(s, len, q, sizeof q));
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap_year(y) ? 1u : 0u))
+		return why(whybuf, whylen, "is not a calendar date in 1970..9999, got '%s'",
+		           show(s, len, q, sizeof q));
+	if (o->size != sizeof(int32_t))
+		return why(whybuf, whylen, "has an unsupported field size %zu (bug)", o->size);
+	int32_t v = (int32_t)(y * 10000 + m * 100 + d);
+	memcpy(field, &v, sizeof v);
+	return true;
+}
+
+static int cmp_int32(const void *a, const void *b)
+{
+	int32_t x, y;
+	memcpy(&x, a, sizeof x);
+	memcpy(&y, b, sizeof y);
+	return (x > y) - (x < y);
+}
+
+/* Checked against the zoneinfo files but not applied: loading a config has
+ * no side effects; the server applies the zone when it takes the config. */
+static bool set_timezone(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen)
+{
+	char q[QUOTE_MAX + 4];
+	if (len < o->min || len > o->max || len >= o->size)
+		return why(whybuf, whylen, "must be %llu..%llu characters long, got %zu", o->min, o->max,
+		           len);
+	for (size_t i = 0; i < len; i++)
+		if (!char_ok(s[i], "_+-/"))
+			return why(whybuf, whylen, "may only contain letters, digits and '_+-/', got '%s'",
+			           show(s, len, q, sizeof q));
+	memcpy(field, s, len);
+	((char *)field)[len] = '\0';
+	if (!sla_timezone_exists(field))
+		return why(whybuf, whylen, "is not a zone of the tz database (/usr/share/zoneinfo), got '%s'",
+		           show(s, len, q, sizeof q));
+	return true;
+}
+
+/* Any file name the kernel accepts, except control characters, which only
+ * ever get there by mistake and garble log lines that quote the path. */
+static bool set_path(const struct opt *o, void *field, const char *s, size_t len, char *whybuf, size_t whylen)
+{
+	if (len < o->min || len > o->max || len >= o->size)
+		return why(whybuf, whylen, "must be %llu..%llu bytes long, got %zu", o->min, o->max, len);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return why(whybuf, whylen, "has a control character");
+	memcpy(field, s, len);
+	((char *)field)[len] = '\0';
+	return true;
+}
+
 /* ---- YAML node helpers ---- */
 
 static yaml_node_t *node_at(struct loader *ld, int id)
@@ -613,6 +910,9 @@ static const char *value_scalar(struct loader *ld, const yaml_node_t *v, const c
 
 /* ---- table-driven mappings ---- */
 
+static bool load_table(struct loader *ld, const struct opt *opts, size_t n, yaml_node_t *map, void *base,
+                       const char *where);
+
 static const struct opt *find_opt(const struct opt *opts, size_t n, const yaml_node_t *key)
 {
 	for (size_t i = 0; i < n; i++)
@@ -621,25 +921,165 @@ static const struct opt *find_opt(const struct opt *opts, size_t n, const yaml_n
 	return NULL;
 }
 
-static bool apply_defaults(struct loader *ld, const struct opt *opts, size_t n, void *base, const char *where)
+static bool expect_mapping(struct loader *ld, const yaml_node_t *node, const char *where)
 {
-	char whybuf[256];
-	for (size_t i = 0; i < n; i++) {
-		const struct opt *o = &opts[i];
-		if (o->def &&
-		    !setter(o)(o, (char *)base + o->offset, o->def, strlen(o->def), whybuf, sizeof whybuf))
-			return fail(ld, NULL, "internal error: default of '%s' in %s %s", o->key, where,
-			            whybuf);
-	}
+	if (node->type != YAML_MAPPING_NODE)
+		return fail(ld, node, "%s must be a mapping, got %s", where, node_kind(node));
 	return true;
 }
 
-static bool load_pair(struct loader *ld, const struct opt *o, const yaml_node_t *value, void *base,
+/* ---- lists (OPT_LIST) ---- */
+
+/* field is base + o->offset, and the count lives elsewhere in that base. */
+static size_t *list_count(const struct opt *o, void *field)
+{
+	return (size_t *)((char *)field - o->offset + o->aux.list->count_offset);
+}
+
+static void list_clear(const struct opt *o, void *field)
+{
+	memset(field, 0, o->size);
+	*list_count(o, field) = 0;
+}
+
+/* Append one item.  Repeats are found by comparing bytes, which is why each
+ * slot is zeroed before its setter fills it. */
+static bool list_add(const struct opt *o, void *field, const char *s, size_t len, char *whybuf, size_t whylen)
+{
+	const struct opt *item = &o->aux.list->item;
+	size_t *count = list_count(o, field);
+	char *slot = (char *)field + *count * item->size;
+
+	if (*count >= o->max || (*count + 1) * item->size > o->size)
+		return why(whybuf, whylen, "would make more than %llu entries", o->max);
+	memset(slot, 0, item->size);
+	if (!setter(item)(item, slot, s, len, whybuf, whylen))
+		return false;
+	for (size_t j = 0; j < *count; j++)
+		if (memcmp((char *)field + j * item->size, slot, item->size) == 0) {
+			memset(slot, 0, item->size);
+			return why(whybuf, whylen, "repeats entry #%zu", j + 1);
+		}
+	(*count)++;
+	return true;
+}
+
+static void list_sort(const struct opt *o, void *field)
+{
+	if (o->aux.list->cmp)
+		qsort(field, *list_count(o, field), o->aux.list->item.size, o->aux.list->cmp);
+}
+
+/* A list default is a YAML flow sequence of plain scalars, "[a, b]", split
+ * here rather than parsed so that defaults need no YAML document. */
+static bool default_list(const struct opt *o, void *field, char *whybuf, size_t whylen)
+{
+	const char *s = o->def, *end = s + strlen(s);
+	char item[128];
+
+	list_clear(o, field);
+	if (end - s < 2 || s[0] != '[' || end[-1] != ']')
+		return why(whybuf, whylen, "is not a flow sequence");
+	for (s++, end--; s < end;) {
+		const char *comma = memchr(s, ',', (size_t)(end - s)), *stop = comma ? comma : end;
+		while (s < stop && *s == ' ')
+			s++;
+		size_t len = (size_t)(stop - s);
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+		if (len >= sizeof item)
+			return why(whybuf, whylen, "has an item too long to check");
+		memcpy(item, s, len);
+		item[len] = '\0';
+		if (!list_add(o, field, item, len, whybuf, whylen))
+			return false;
+		s = comma ? comma + 1 : end;
+	}
+	if (*list_count(o, field) < o->min)
+		return why(whybuf, whylen, "has fewer than %llu entries", o->min);
+	list_sort(o, field);
+	return true;
+}
+
+/* A list from the file replaces the default whole. */
+static bool load_list(struct loader *ld, const struct opt *o, yaml_node_t *node, void *base, const char *what)
+{
+	void *field = (char *)base + o->offset;
+	char itemwhat[192], whybuf[256];
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return fail(ld, node, "%s must be a sequence, got %s", what, node_kind(node));
+	size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	if (n < o->min)
+		return fail(ld, node, "%s must have %llu..%llu entries, got %zu", what, o->min, o->max, n);
+	if (n > o->max)
+		return fail(ld, node_at(ld, node->data.sequence.items.start[o->max]),
+		            "%s must have %llu..%llu entries, this is entry #%llu", what, o->min, o->max,
+		            o->max + 1);
+	list_clear(o, field);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = node_at(ld, node->data.sequence.items.start[i]);
+		size_t len;
+		snprintf(itemwhat, sizeof itemwhat, "entry #%zu of %s", i + 1, what);
+		const char *s = value_scalar(ld, item, itemwhat, &len);
+		if (!s)
+			return false;
+		if (!list_add(o, field, s, len, whybuf, sizeof whybuf))
+			return fail(ld, item, "%s %s", itemwhat, whybuf);
+	}
+	list_sort(o, field);
+	return true;
+}
+
+/* ---- rows ---- */
+
+static bool apply_default(struct loader *ld, const struct opt *o, void *base, const char *where);
+
+static bool apply_defaults(struct loader *ld, const struct opt *opts, size_t n, void *base, const char *where)
+{
+	for (size_t i = 0; i < n; i++)
+		if (opts[i].def && !apply_default(ld, &opts[i], base, where))
+			return false;
+	return true;
+}
+
+static bool apply_default(struct loader *ld, const struct opt *o, void *base, const char *where)
+{
+	char whybuf[256], sub[128];
+	void *field = (char *)base + o->offset;
+	bool ok;
+
+	switch (o->type) {
+	case OPT_TABLE:
+		/* "{}": an empty mapping, i.e. every nested key at its own default. */
+		if (strcmp(o->def, "{}") != 0)
+			return fail(ld, NULL, "internal error: default of '%s' in %s is not {}", o->key,
+			            where);
+		snprintf(sub, sizeof sub, "'%s' in %s", o->key, where);
+		return apply_defaults(ld, o->aux.table->opts, o->aux.table->n, field, sub);
+	case OPT_LIST:
+		ok = default_list(o, field, whybuf, sizeof whybuf);
+		break;
+	default:
+		ok = setter(o)(o, field, o->def, strlen(o->def), whybuf, sizeof whybuf);
+		break;
+	}
+	if (!ok)
+		return fail(ld, NULL, "internal error: default of '%s' in %s %s", o->key, where, whybuf);
+	return true;
+}
+
+static bool load_pair(struct loader *ld, const struct opt *o, yaml_node_t *value, void *base,
                       const char *where)
 {
 	char what[128], whybuf[256];
 	size_t len;
 	snprintf(what, sizeof what, "'%s' in %s", o->key, where);
+	if (value && o->type == OPT_TABLE)
+		return expect_mapping(ld, value, what) && load_table(ld, o->aux.table->opts, o->aux.table->n,
+		                                                     value, (char *)base + o->offset, what);
+	if (value && o->type == OPT_LIST)
+		return load_list(ld, o, value, base, what);
 	const char *s = value_scalar(ld, value, what, &len);
 	if (!s)
 		return false;
@@ -671,13 +1111,6 @@ static bool load_table(struct loader *ld, const struct opt *opts, size_t n, yaml
 	for (size_t i = 0; i < n; i++)
 		if (!opts[i].def && !map_get(ld, map, opts[i].key))
 			return fail(ld, map, "missing required key '%s' in %s", opts[i].key, where);
-	return true;
-}
-
-static bool expect_mapping(struct loader *ld, const yaml_node_t *node, const char *where)
-{
-	if (node->type != YAML_MAPPING_NODE)
-		return fail(ld, node, "%s must be a mapping, got %s", where, node_kind(node));
 	return true;
 }
 
@@ -908,6 +1341,31 @@ static bool check_lines(struct loader *ld, yaml_node_t *node, const struct confi
 			if (strcmp(cfg->lines[j].dnis, l->dnis) == 0)
 				return fail(ld, entry ? map_get(ld, entry, "dnis") : node,
 				            "'dnis' in lines entry #%zu repeats lines entry #%zu", i + 1, j + 1);
+	}
+	return true;
+}
+
+/* Within each severity a better tier is never due later.  The tier rows of
+ * every severity table are listed best first, so neighbours are compared. */
+static bool check_sla(struct loader *ld, yaml_node_t *map, const struct config *cfg)
+{
+	for (size_t s = 0; s < ARRAY_SIZE(sla_opts); s++) {
+		const struct opt_table *t = sla_opts[s].aux.table;
+		const char *base = (const char *)&cfg->sla + sla_opts[s].offset;
+		for (size_t i = 0; i + 1 < t->n; i++) {
+			const struct opt *a = &t->opts[i], *b = &t->opts[i + 1];
+			uint32_t va, vb;
+			memcpy(&va, base + a->offset, sizeof va);
+			memcpy(&vb, base + b->offset, sizeof vb);
+			if (va <= vb)
+				continue;
+			const yaml_node_t *cell =
+			    blame(ld, map_get(ld, map, sla_opts[s].key), a->key, b->key);
+			return fail(ld, cell ? cell : map,
+			            "'%s' (%u) in '%s' in section 'sla' must be <= '%s' (%u): "
+			            "a better tier is never due later",
+			            a->key, va, sla_opts[s].key, b->key, vb);
+		}
 	}
 	return true;
 }

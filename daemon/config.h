@@ -13,11 +13,13 @@
 #include <stdint.h>
 
 #include "phone.h"
+#include "sla.h"
 
 #define CONFIG_MAX_LISTEN 8
 #define CONFIG_MAX_USERS 4096
 #define CONFIG_MAX_LINES 1024
 #define CONFIG_NAME_MAX 64 /* user names, queue names, codes */
+#define CONFIG_MAX_CODES 32 /* call dispositions, complaint categories */
 
 enum role {
 	ROLE_NONE = 0, /* not authenticated */
@@ -81,6 +83,23 @@ struct config_pop {
 	unsigned max_candidates; /* default 10: cards in an ambiguous match (1..100) */
 };
 
+/* What the call and complaint logs accept, and how long their records
+ * stay meaningful. */
+struct config_log_rules {
+	char dispositions[CONFIG_MAX_CODES][CONFIG_NAME_MAX + 1]; /* how a call ended */
+	size_t n_dispositions;
+	char categories[CONFIG_MAX_CODES][CONFIG_NAME_MAX + 1]; /* what a complaint is about */
+	size_t n_categories;
+	unsigned reopen_window_h;   /* default 168: hours after close a complaint may be reopened */
+	unsigned idempotency_ttl_h; /* default 24: hours a request_id's reply is remembered */
+};
+
+/* Acknowledged writes wait here while Redis is unreachable. */
+struct config_spool {
+	char path[4096];  /* default "/var/lib/hotline/spool.log" */
+	size_t max_bytes; /* default 64 MiB */
+};
+
 struct config {
 	char path[4096]; /* file it came from, for logs */
 
@@ -100,6 +119,10 @@ struct config {
 	size_t n_lines;
 
 	enum log_level log_level;
+
+	struct config_log_rules log_rules;
+	struct sla_policy sla; /* the calendar's zone is validated, not applied */
+	struct config_spool spool;
 };
 
 /* Parse and validate FILE.  On success returns a new config (free with

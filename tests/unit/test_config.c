@@ -111,6 +111,58 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+static bool has_codes(const char (*codes)[CONFIG_NAME_MAX + 1], size_t n, const char *const *want,
+                      size_t nwant)
+{
+	if (n != nwant)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(codes[i], want[i]) != 0)
+			return false;
+	return true;
+}
+
+static void check_sla_defaults(const struct sla_policy *sla)
+{
+	static const uint32_t want[SEV_COUNT][TIER_COUNT] = {
+	    [SEV_CRITICAL] = {60, 120, 240, 480},
+	    [SEV_HIGH] = {240, 480, 960, 1440},
+	    [SEV_MEDIUM] = {480, 960, 1440, 2880},
+	    [SEV_LOW] = {1440, 2880, 4320, 10080},
+	};
+	for (int sev = 0; sev < SEV_COUNT; sev++)
+		for (int t = 0; t < TIER_COUNT; t++)
+			if (sla->minutes[sev][t] != want[sev][t]) {
+				fprintf(stderr, "%s:%d: sla %d/%d is %u, expected %u\n", __FILE__, __LINE__,
+				        sev, t, sla->minutes[sev][t], want[sev][t]);
+				failures++;
+			}
+	CHECK(sla->escalation_pct == 50);
+	const struct sla_calendar *cal = &sla->calendar;
+	CHECK(!cal->business_hours);
+	CHECK(strcmp(cal->timezone, "UTC") == 0);
+	for (int wd = 1; wd <= 5; wd++)
+		CHECK(cal->day[wd].open_min == 9 * 60 && cal->day[wd].close_min == 18 * 60);
+	CHECK(cal->day[0].open_min == cal->day[0].close_min);
+	CHECK(cal->day[6].open_min == cal->day[6].close_min);
+	CHECK(cal->n_holidays == 0);
+}
+
+static void check_log_defaults(const struct config *cfg)
+{
+	static const char *const dispositions[] = {"resolved", "callback",  "escalated",
+	                                           "sale",     "no_action", "wrong_number"};
+	static const char *const categories[] = {"billing",  "quality",   "service_attitude",
+	                                         "delivery", "technical", "other"};
+	CHECK(has_codes(cfg->log_rules.dispositions, cfg->log_rules.n_dispositions, dispositions, 6));
+	CHECK(has_codes(cfg->log_rules.categories, cfg->log_rules.n_categories, categories, 6));
+	CHECK(cfg->log_rules.reopen_window_h == 168);
+	CHECK(cfg->log_rules.idempotency_ttl_h == 24);
+	CHECK(strcmp(cfg->spool.path, "/var/lib/hotline/spool.log") == 0);
+	CHECK(cfg->spool.max_bytes == 67108864);
+	check_sla_defaults(&cfg->sla);
+}
+
 static void check_defaults(const struct config *cfg)
 {
 	CHECK(strcmp(cfg->redis.key_prefix, "hotline:") == 0);
@@ -128,6 +180,7 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->limits.max_auth_failures == 5);
 	CHECK(cfg->limits.max_auth_inflight == 64);
 	CHECK(cfg->log_level == LOG_LEVEL_INFO);
+	check_log_defaults(cfg);
 }
 
 static void test_shipped(const char *path)
@@ -186,6 +239,29 @@ static void test_shipped(const char *path)
 	    "max_auth_inflight:",
 	    "log:",
 	    "level:",
+	    "calls:",
+	    "dispositions:",
+	    "complaints:",
+	    "categories:",
+	    "reopen_window_h:",
+	    "escalation_pct:",
+	    "business_hours:",
+	    "sla:",
+	    "critical:",
+	    "high:",
+	    "medium:",
+	    "low:",
+	    "calendar:",
+	    "timezone:",
+	    "hours:",
+	    "mon:",
+	    "sun:",
+	    "holidays:",
+	    "spool:",
+	    "path:",
+	    "max_bytes:",
+	    "idempotency:",
+	    "ttl_h:",
 	};
 	for (size_t i = 0; text && i < sizeof keys / sizeof keys[0]; i++)
 		if (!strstr(text, keys[i])) {
@@ -591,6 +667,273 @@ static void test_user_errors(void)
 	           "t.yaml:6:15: ", "duplicate user name 'a' in users entry #2");
 }
 
+static void test_log_rules(void)
+{
+	struct config *cfg;
+
+	/* A list from the file replaces the default list whole. */
+	cfg = EXPECT_OK(MIN "calls:\n  dispositions: [done, \"call-back.later_2\"]\n"
+	                    "complaints:\n  categories:\n    - other\n  reopen_window_h: 0\n"
+	                    "  escalation_pct: 100\n  business_hours: true\n"
+	                    "idempotency: {ttl_h: 720}\n");
+	if (cfg) {
+		static const char *const d[] = {"done", "call-back.later_2"}, *const c[] = {"other"};
+		CHECK(has_codes(cfg->log_rules.dispositions, cfg->log_rules.n_dispositions, d, 2));
+		CHECK(cfg->log_rules.dispositions[2][0] == '\0');
+		CHECK(has_codes(cfg->log_rules.categories, cfg->log_rules.n_categories, c, 1));
+		CHECK(cfg->log_rules.reopen_window_h == 0);
+		CHECK(cfg->sla.escalation_pct == 100);
+		CHECK(cfg->sla.calendar.business_hours);
+		CHECK(cfg->log_rules.idempotency_ttl_h == 720);
+		config_free(cfg);
+	}
+	cfg = EXPECT_OK(MIN "complaints: {business_hours: false, escalation_pct: 1, reopen_window_h: 8760}\n"
+	                    "idempotency: {ttl_h: 1}\n");
+	CHECK(cfg && !cfg->sla.calendar.business_hours && cfg->sla.escalation_pct == 1);
+	CHECK(cfg && cfg->log_rules.reopen_window_h == 8760 && cfg->log_rules.idempotency_ttl_h == 1);
+	config_free(cfg);
+
+	/* 32 codes of 64 characters fit; a 33rd or a 65th character does not. */
+	char doc[8192], *p = doc;
+	p += sprintf(p, MIN "calls:\n  dispositions:\n");
+	for (int i = 0; i < 32; i++)
+		p += sprintf(p, "    - c%02dx%s\n", i,
+		             "123456789_123456789_123456789_123456789_123456789_123456789_");
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && cfg->log_rules.n_dispositions == 32 && strlen(cfg->log_rules.dispositions[31]) == 64);
+	config_free(cfg);
+	sprintf(p, "    - extra\n");
+	EXPECT_ERR(doc, "t.yaml:43:7: ",
+	           "'dispositions' in section 'calls' must have 1..32 entries, this is entry #33");
+	EXPECT_ERR(
+	    MIN
+	    "calls:\n  dispositions: [a123456789_123456789_123456789_123456789_123456789_123456789_1234]\n",
+	    "t.yaml:10:18: ",
+	    "entry #1 of 'dispositions' in section 'calls' must be 1..64 characters long, got 65");
+
+	EXPECT_ERR(
+	    MIN "calls:\n  dispositions: [resolved, \"no action\"]\n", "t.yaml:10:28: ",
+	    "entry #2 of 'dispositions' in section 'calls' may only contain letters, digits and '_.-', "
+	    "got 'no action'");
+	EXPECT_ERR(MIN "calls:\n  dispositions: [\"\"]\n",
+	           "t.yaml:10:18: ", "must be 1..64 characters long, got 0");
+	EXPECT_ERR(MIN "complaints:\n  categories:\n    - billing\n    - quality\n    - billing\n",
+	           "t.yaml:13:7: ", "entry #3 of 'categories' in section 'complaints' repeats entry #1");
+	EXPECT_ERR(MIN "complaints:\n  categories: [a, b, \"c\", b]\n",
+	           "t.yaml:10:27: ", "entry #4 of 'categories' in section 'complaints' repeats entry #2");
+	EXPECT_ERR(MIN "calls: {dispositions: resolved}\n",
+	           "t.yaml:9:23: ", "'dispositions' in section 'calls' must be a sequence, got a scalar");
+	EXPECT_ERR(MIN "calls: {dispositions: []}\n",
+	           "t.yaml:9:23: ", "'dispositions' in section 'calls' must have 1..32 entries, got 0");
+	EXPECT_ERR(MIN "calls:\n  dispositions:\n", "t.yaml:10:16: ", "must be a sequence, got a scalar");
+	EXPECT_ERR(MIN "calls: {dispositions: [{a: 1}]}\n", "t.yaml:9:24: ",
+	           "entry #1 of 'dispositions' in section 'calls' must be a scalar, got a mapping");
+	EXPECT_ERR(MIN "calls: {disposition: [a]}\n",
+	           "t.yaml:9:9: ", "unknown key 'disposition' in section 'calls'");
+	EXPECT_ERR(MIN "calls: [a]\n", "t.yaml:9:8: ", "section 'calls' must be a mapping, got a sequence");
+	EXPECT_ERR(MIN "complaints: {categories: [a], categories: [b]}\n",
+	           "t.yaml:9:31: ", "duplicate key 'categories' in section 'complaints'");
+	EXPECT_ERR(MIN "complaints:\n  reopen_window_h: 8761\n", "t.yaml:10:20: ",
+	           "'reopen_window_h' in section 'complaints' is out of range: must be 0..8760");
+	EXPECT_ERR(MIN "complaints:\n  escalation_pct: 0\n", "t.yaml:10:19: ", "must be 1..100");
+	EXPECT_ERR(MIN "complaints:\n  escalation_pct: 101\n", "t.yaml:10:19: ", "must be 1..100");
+	EXPECT_ERR(MIN "idempotency:\n  ttl_h: 0\n",
+	           "t.yaml:10:10: ", "'ttl_h' in section 'idempotency' is out of range: must be 1..720");
+	EXPECT_ERR(MIN "idempotency:\n  ttl_h: 721\n", "t.yaml:10:10: ", "must be 1..720");
+	EXPECT_ERR(MIN "idempotency:\n  ttl: 24\n",
+	           "t.yaml:10:3: ", "unknown key 'ttl' in section 'idempotency'");
+
+	/* Booleans are true or false, nothing YAML 1.1 would also have taken. */
+	static const char *const not_bools[] = {"yes", "no", "on", "True", "FALSE", "1", "\"\""};
+	for (size_t i = 0; i < sizeof not_bools / sizeof not_bools[0]; i++) {
+		snprintf(doc, sizeof doc, MIN "complaints:\n  business_hours: %s\n", not_bools[i]);
+		EXPECT_ERR(
+		    doc, "t.yaml:10:19: ", "'business_hours' in section 'complaints' must be true or false");
+	}
+	EXPECT_ERR(MIN "complaints:\n  business_hours: yes\n", "t.yaml:10:19: ", "got 'yes'");
+}
+
+static void test_sla(void)
+{
+	struct config *cfg;
+
+	/* Cells left out keep their defaults. */
+	cfg = EXPECT_OK(MIN "sla:\n  critical: {platinum: 1, gold: 1}\n  low:\n    lead: 525600\n");
+	if (cfg) {
+		CHECK(cfg->sla.minutes[SEV_CRITICAL][TIER_PLATINUM] == 1);
+		CHECK(cfg->sla.minutes[SEV_CRITICAL][TIER_GOLD] == 1);
+		CHECK(cfg->sla.minutes[SEV_CRITICAL][TIER_IRON] == 240);
+		CHECK(cfg->sla.minutes[SEV_LOW][TIER_LEAD] == 525600);
+		CHECK(cfg->sla.minutes[SEV_LOW][TIER_IRON] == 4320);
+		CHECK(cfg->sla.minutes[SEV_HIGH][TIER_GOLD] == 480);
+		config_free(cfg);
+	}
+	cfg = EXPECT_OK(MIN "sla: {high: {}}\n");
+	if (cfg)
+		check_sla_defaults(&cfg->sla);
+	config_free(cfg);
+
+	EXPECT_ERR(MIN "sla:\n  high:\n    gold: 0\n",
+	           "t.yaml:11:11: ", "'gold' in 'high' in section 'sla' is out of range: must be 1..525600");
+	EXPECT_ERR(MIN "sla:\n  low: {lead: 525601}\n", "t.yaml:10:15: ", "must be 1..525600");
+	EXPECT_ERR(MIN "sla:\n  low: {lead: -1}\n",
+	           "t.yaml:10:15: ", "must be a decimal integer in 1..525600");
+	/* Ordering: the cell given in the file is blamed. */
+	EXPECT_ERR(MIN "sla:\n  critical: {platinum: 130}\n", "t.yaml:10:24: ",
+	           "'platinum' (130) in 'critical' in section 'sla' must be <= 'gold' (120)");
+	EXPECT_ERR(MIN "sla:\n  medium: {gold: 400}\n",
+	           "t.yaml:10:18: ", "'platinum' (480) in 'medium' in section 'sla' must be <= 'gold' (400)");
+	EXPECT_ERR(MIN "sla:\n  low:\n    iron: 20000\n",
+	           "t.yaml:11:11: ", "'iron' (20000) in 'low' in section 'sla' must be <= 'lead' (10080)");
+	EXPECT_ERR(MIN "sla:\n  high: {platinum: 10, gold: 20, iron: 40, lead: 30}\n",
+	           "t.yaml:10:40: ", "'iron' (40) in 'high' in section 'sla' must be <= 'lead' (30)");
+	/* Equal is allowed. */
+	cfg = EXPECT_OK(MIN "sla:\n  high: {platinum: 30, gold: 30, iron: 30, lead: 30}\n");
+	config_free(cfg);
+
+	EXPECT_ERR(MIN "sla: {high: 5}\n",
+	           "t.yaml:9:13: ", "'high' in section 'sla' must be a mapping, got a scalar");
+	EXPECT_ERR(MIN "sla: {urgent: {}}\n", "t.yaml:9:7: ", "unknown key 'urgent' in section 'sla'");
+	EXPECT_ERR(MIN "sla: {high: {golden: 1}}\n",
+	           "t.yaml:9:14: ", "unknown key 'golden' in 'high' in section 'sla'");
+	EXPECT_ERR(MIN "sla: {high: {gold: 1, gold: 2}}\n",
+	           "t.yaml:9:23: ", "duplicate key 'gold' in 'high' in section 'sla'");
+	EXPECT_ERR(MIN "sla: {high: {gold: [1]}}\n",
+	           "t.yaml:9:20: ", "'gold' in 'high' in section 'sla' must be a scalar, got a sequence");
+	EXPECT_ERR(MIN "sla: &a {high: *a}\n",
+	           "t.yaml:9:10: ", "unknown key 'high' in 'high' in section 'sla'");
+}
+
+static void test_calendar(void)
+{
+	struct config *cfg;
+	char doc[16384], *p;
+
+	cfg = EXPECT_OK(MIN "calendar:\n  timezone: Asia/Shanghai\n"
+	                    "  hours: {mon: \"00:00-24:00\", sat: \"10:30-12:45\", fri: closed}\n"
+	                    "  holidays: [\"2026-10-01\", \"2024-02-29\", \"2026-01-01\", \"2000-02-29\"]\n");
+	if (cfg) {
+		const struct sla_calendar *cal = &cfg->sla.calendar;
+		CHECK(strcmp(cal->timezone, "Asia/Shanghai") == 0);
+		CHECK(cal->day[1].open_min == 0 && cal->day[1].close_min == 1440);
+		CHECK(cal->day[6].open_min == 630 && cal->day[6].close_min == 765);
+		CHECK(cal->day[5].open_min == cal->day[5].close_min);
+		CHECK(cal->day[2].open_min == 540 && cal->day[2].close_min == 1080);
+		CHECK(cal->day[0].open_min == cal->day[0].close_min);
+		/* Stored sorted, for binary search. */
+		CHECK(cal->n_holidays == 4);
+		CHECK(cal->holidays[0] == 20000229 && cal->holidays[1] == 20240229);
+		CHECK(cal->holidays[2] == 20260101 && cal->holidays[3] == 20261001);
+		config_free(cfg);
+	}
+	/* Loading validates the zone but leaves the process's TZ alone. */
+	CHECK(getenv("TZ") == NULL || strcmp(getenv("TZ"), "Asia/Shanghai") != 0);
+
+	p = doc + sprintf(doc, MIN "calendar:\n  holidays:\n");
+	for (int i = 0; i < SLA_MAX_HOLIDAYS; i++)
+		p += sprintf(p, "    - \"%04d-%02d-%02d\"\n", 2030 + i / 336, 1 + i / 28 % 12, 1 + i % 28);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && cfg->sla.calendar.n_holidays == SLA_MAX_HOLIDAYS);
+	for (size_t i = 1; cfg && i < cfg->sla.calendar.n_holidays; i++)
+		CHECK(cfg->sla.calendar.holidays[i - 1] < cfg->sla.calendar.holidays[i]);
+	config_free(cfg);
+	sprintf(p, "    - \"2040-01-01\"\n");
+	EXPECT_ERR(doc, "t.yaml:523:7: ",
+	           "'holidays' in section 'calendar' must have 0..512 entries, this is entry #513");
+
+	/* Hours. */
+	static const char *const bad_hours[] = {
+	    "9:00-18:00",   "09:00-18:0",  "09:00 - 18:00", "09:60-18:00", "25:00-26:00",
+	    "09:00-24:01",  "09.00-18.00", "open",          "Closed",      "",
+	    "09:00-18:00x", "-9:00-18:00"};
+	for (size_t i = 0; i < sizeof bad_hours / sizeof bad_hours[0]; i++) {
+		snprintf(doc, sizeof doc, MIN "calendar:\n  hours:\n    mon: \"%s\"\n", bad_hours[i]);
+		EXPECT_ERR(doc, "t.yaml:11:10: ",
+		           "'mon' in 'hours' in section 'calendar' must be \"HH:MM-HH:MM\" (00:00..24:00) or "
+		           "\"closed\"");
+	}
+	EXPECT_ERR(MIN "calendar:\n  hours: {tue: \"18:00-09:00\"}\n", "t.yaml:10:16: ",
+	           "'tue' in 'hours' in section 'calendar' must close after it opens, got '18:00-09:00'");
+	EXPECT_ERR(MIN "calendar:\n  hours: {sun: \"09:00-09:00\"}\n",
+	           "t.yaml:10:16: ", "must close after it opens");
+	EXPECT_ERR(MIN "calendar:\n  hours: {wed: \"24:00-24:00\"}\n",
+	           "t.yaml:10:16: ", "must close after it opens");
+	EXPECT_ERR(MIN "calendar:\n  hours: {monday: closed}\n",
+	           "t.yaml:10:11: ", "unknown key 'monday' in 'hours' in section 'calendar'");
+	EXPECT_ERR(MIN "calendar:\n  hours: [closed]\n",
+	           "t.yaml:10:10: ", "'hours' in section 'calendar' must be a mapping, got a sequence");
+
+	/* Holidays. */
+	static const char *const bad_dates[] = {"2026/10/01",          "26-10-01", "2026-1-01", "2026-10-1",
+	                                        "2026-10-01T00:00:00", "20261001", "",          "2026-1O-01"};
+	for (size_t i = 0; i < sizeof bad_dates / sizeof bad_dates[0]; i++) {
+		snprintf(doc, sizeof doc, MIN "calendar:\n  holidays: [\"%s\"]\n", bad_dates[i]);
+		EXPECT_ERR(doc, "t.yaml:10:14: ",
+		           "entry #1 of 'holidays' in section 'calendar' must be a date YYYY-MM-DD");
+	}
+	static const char *const unreal_dates[] = {"2026-02-29", "2100-02-29", "2026-02-30", "2026-04-31",
+	                                           "2026-13-01", "2026-00-10", "2026-10-00", "1969-12-31"};
+	for (size_t i = 0; i < sizeof unreal_dates / sizeof unreal_dates[0]; i++) {
+		snprintf(doc, sizeof doc, MIN "calendar:\n  holidays: [\"2026-10-01\", \"%s\"]\n",
+		         unreal_dates[i]);
+		EXPECT_ERR(doc, "t.yaml:10:28: ",
+		           "entry #2 of 'holidays' in section 'calendar' is not a calendar date");
+	}
+	EXPECT_ERR(MIN "calendar:\n  holidays: [\"2026-10-01\", \"2026-10-01\"]\n",
+	           "t.yaml:10:28: ", "entry #2 of 'holidays' in section 'calendar' repeats entry #1");
+	EXPECT_ERR(MIN "calendar:\n  holidays: \"2026-10-01\"\n",
+	           "t.yaml:10:13: ", "must be a sequence, got a scalar");
+
+	/* Time zones must exist, and their names cannot leave zoneinfo. */
+	EXPECT_ERR(MIN "calendar: {timezone: Mars/Olympus_Mons}\n",
+	           "t.yaml:9:22: ", "'timezone' in section 'calendar' is not a zone of the tz database");
+	EXPECT_ERR(MIN "calendar: {timezone: \"/etc/localtime\"}\n", "t.yaml:9:22: ", "is not a zone");
+	EXPECT_ERR(MIN "calendar: {timezone: \"Asia\"}\n", "t.yaml:9:22: ", "is not a zone");
+	EXPECT_ERR(MIN "calendar: {timezone: \"../../etc/passwd\"}\n",
+	           "t.yaml:9:22: ", "may only contain letters, digits and '_+-/'");
+	EXPECT_ERR(MIN "calendar: {timezone: \"zone.tab\"}\n", "t.yaml:9:22: ", "may only contain");
+	EXPECT_ERR(MIN "calendar: {timezone: \"\"}\n",
+	           "t.yaml:9:22: ", "must be 1..63 characters long, got 0");
+	EXPECT_ERR(MIN "calendar: {timezone: UTC, tz: UTC}\n",
+	           "t.yaml:9:27: ", "unknown key 'tz' in section 'calendar'");
+	cfg = EXPECT_OK(MIN "calendar: {timezone: Europe/Berlin}\n");
+	CHECK(cfg && strcmp(cfg->sla.calendar.timezone, "Europe/Berlin") == 0);
+	config_free(cfg);
+}
+
+static void test_spool(void)
+{
+	struct config *cfg;
+	char doc[12000], path[4200];
+
+	cfg = EXPECT_OK(MIN "spool: {path: spool.log, max_bytes: 4096}\n");
+	CHECK(cfg && strcmp(cfg->spool.path, "spool.log") == 0 && cfg->spool.max_bytes == 4096);
+	config_free(cfg);
+	cfg = EXPECT_OK(MIN "spool: {path: \"/srv/hot line/spöol\", max_bytes: 1099511627776}\n");
+	CHECK(cfg && strcmp(cfg->spool.path, "/srv/hot line/spöol") == 0);
+	CHECK(cfg && cfg->spool.max_bytes == 1099511627776ull);
+	config_free(cfg);
+
+	EXPECT_ERR(MIN "spool:\n  max_bytes: 4095\n", "t.yaml:10:14: ",
+	           "'max_bytes' in section 'spool' is out of range: must be 4096..1099511627776");
+	EXPECT_ERR(MIN "spool:\n  max_bytes: 1099511627777\n",
+	           "t.yaml:10:14: ", "must be 4096..1099511627776");
+	EXPECT_ERR(MIN "spool:\n  path: \"\"\n",
+	           "t.yaml:10:9: ", "'path' in section 'spool' must be 1..4095 bytes long, got 0");
+	EXPECT_ERR(MIN "spool:\n  path: \"a\\tb\"\n",
+	           "t.yaml:10:9: ", "'path' in section 'spool' has a control character");
+	memset(path, 'p', sizeof path);
+	path[4095] = '\0';
+	snprintf(doc, sizeof doc, MIN "spool:\n  path: \"/%s\"\n", path);
+	EXPECT_ERR(doc, "t.yaml:10:9: ", "must be 1..4095 bytes long, got 4096");
+	path[4094] = '\0';
+	snprintf(doc, sizeof doc, MIN "spool:\n  path: \"/%s\"\n", path);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && strlen(cfg->spool.path) == 4095);
+	config_free(cfg);
+	EXPECT_ERR(MIN "spool:\n  size: 1\n", "t.yaml:10:3: ", "unknown key 'size' in section 'spool'");
+}
+
 /* users: N entries, names u0..u{N-1}, optionally the last repeating the first. */
 static char *many_users(size_t n, int dup_last)
 {
@@ -652,6 +995,26 @@ static void test_api_edges(void)
 	CHECK(!config_load("/nonexistent", NULL, 0));
 }
 
+/* What every loaded config promises, whatever the file said. */
+static void check_invariants(const struct config *cfg)
+{
+	const struct config_log_rules *r = &cfg->log_rules;
+	const struct sla_calendar *cal = &cfg->sla.calendar;
+	CHECK(r->n_dispositions >= 1 && r->n_dispositions <= CONFIG_MAX_CODES);
+	CHECK(r->n_categories >= 1 && r->n_categories <= CONFIG_MAX_CODES);
+	for (int sev = 0; sev < SEV_COUNT; sev++)
+		for (int t = 0; t + 1 < TIER_COUNT; t++)
+			CHECK(cfg->sla.minutes[sev][t] >= 1 &&
+			      cfg->sla.minutes[sev][t] <= cfg->sla.minutes[sev][t + 1]);
+	CHECK(cal->n_holidays <= SLA_MAX_HOLIDAYS);
+	for (size_t i = 1; i < cal->n_holidays; i++)
+		CHECK(cal->holidays[i - 1] < cal->holidays[i]);
+	for (int wd = 0; wd < 7; wd++)
+		CHECK(cal->day[wd].open_min <= cal->day[wd].close_min && cal->day[wd].close_min <= 1440);
+	CHECK(sla_timezone_exists(cal->timezone));
+	CHECK(cfg->spool.path[0] != '\0');
+}
+
 /* A deterministic miniature fuzzer: mutations of a valid document must never
  * crash, leak or produce a multi-line or unterminated message. */
 static void test_mutations(const char *base)
@@ -694,6 +1057,7 @@ static void test_mutations(const char *base)
 			CHECK(cfg->n_listen >= 1 && cfg->n_listen <= CONFIG_MAX_LISTEN);
 			CHECK(cfg->n_users >= 1 && cfg->n_users <= CONFIG_MAX_USERS);
 			CHECK(cfg->limits.max_line_unauth <= cfg->limits.max_line);
+			check_invariants(cfg);
 			config_free(cfg);
 		} else {
 			CHECK(memchr(err, '\0', sizeof err) != NULL);
@@ -721,6 +1085,10 @@ int main(int argc, char **argv)
 	test_user_errors();
 	test_many_users();
 	test_api_edges();
+	test_log_rules();
+	test_sla();
+	test_calendar();
+	test_spool();
 
 	char *text = slurp(shipped);
 	if (text)
