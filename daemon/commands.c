@@ -9,6 +9,8 @@
 
 static const struct command table[] = {
 	{"AUTH", ALLOW_ANYONE, ARGS_TOKENS, cmd_auth},
+	{"CALL", ALLOW_AGENT | ALLOW_SUPERVISOR, ARGS_SUBVERB_JSON, cmd_call},
+	{"COMPLAINT", ALLOW_AGENT | ALLOW_SUPERVISOR, ARGS_SUBVERB_JSON, cmd_complaint},
 	{"HELP", ALLOW_ANYONE, ARGS_NONE, cmd_help},
 	{"PING", ALLOW_ANYONE, ARGS_NONE, cmd_ping},
 	{"POP", ALLOW_AUTHED, ARGS_JSON, cmd_pop},

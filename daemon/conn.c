@@ -164,6 +164,9 @@ struct request *conn_request_new(struct conn *c, int verb)
 	if (req == NULL)
 		return NULL;
 	req->conn = c;
+	req->srv = c->srv;
+	memcpy(req->user, c->user, sizeof(req->user));
+	req->role = c->role;
 	req->verb = verb;
 	if (c->tail)
 		c->tail->next = req;
@@ -201,10 +204,30 @@ static void flush_ready(struct conn *c)
 	}
 }
 
+struct request *request_new_detached(struct server *srv, const char *user, enum role role, int verb,
+                                     request_observer_fn *observer, void *arg)
+{
+	struct request *req = calloc(1, sizeof(*req));
+
+	if (req == NULL)
+		return NULL;
+	req->srv = srv;
+	snprintf(req->user, sizeof(req->user), "%s", user);
+	req->role = role;
+	req->verb = verb;
+	req->observer = observer;
+	req->observer_arg = arg;
+	return req;
+}
+
 static void complete(struct request *req, char *line, size_t len, const char *err_code)
 {
 	struct conn *c = req->conn;
 
+	if (req->observer) {
+		req->observer(req->observer_arg, err_code, line);
+		req->observer = NULL;
+	}
 	if (c == NULL) {
 		/* The client left while we worked on its request. */
 		free(line);
@@ -244,7 +267,7 @@ static void complete(struct request *req, char *line, size_t len, const char *er
 void request_reply_ok(struct request *req, const json_t *body)
 {
 	size_t len = 0;
-	char *line = req->conn ? proto_format_ok(body, &len) : NULL;
+	char *line = req->conn || req->observer ? proto_format_ok(body, &len) : NULL;
 
 	complete(req, line, len, NULL);
 }
@@ -255,7 +278,7 @@ void request_reply_verr(struct request *req, const char *code, const char *fmt, 
 	size_t len = 0;
 	char *line = NULL;
 
-	if (req->conn) {
+	if (req->conn || req->observer) {
 		vsnprintf(message, sizeof(message), fmt, ap);
 		line = proto_format_err(code, message, &len);
 	}

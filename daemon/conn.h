@@ -24,10 +24,19 @@
 
 struct server;
 
+/* Told the outcome of a request that has no client to answer (a replay). */
+typedef void request_observer_fn(void *arg, const char *err_code /* NULL = OK */, const char *line);
+
 struct request {
 	struct request *next;
-	struct conn *conn; /* NULL once the connection has gone */
-	int verb;          /* index in the command table, -1 before lookup */
+	struct conn *conn; /* NULL once the connection has gone, or for a replay */
+	struct server *srv;
+	char user[CONFIG_NAME_MAX + 1]; /* who the request acts as */
+	enum role role;
+	int verb; /* index in the command table, -1 before lookup */
+	request_observer_fn *observer;
+	void *observer_arg;
+	long long replay_at_ms; /* a spooled write replayed: when it happened; 0 = live */
 	char *reply;       /* formatted line, set when done */
 	size_t reply_len;
 	bool done;
@@ -85,6 +94,11 @@ void conn_say_goodbye(struct conn *c, const char *reason);
 
 /* A fresh reply slot at the tail of c's FIFO. NULL on allocation failure. */
 struct request *conn_request_new(struct conn *c, int verb);
+
+/* A request acting as user/role with no client connection (spool replay):
+ * its reply goes to observer, then the request is freed. */
+struct request *request_new_detached(struct server *srv, const char *user, enum role role, int verb,
+                                     request_observer_fn *observer, void *arg);
 
 /* Complete a request.  Takes ownership of nothing but the request itself
  * (body is borrowed).  Safe on orphans: they are freed. */

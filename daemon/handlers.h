@@ -11,5 +11,9 @@ command_fn cmd_ping, cmd_quit, cmd_help, cmd_stats;
 command_fn cmd_auth;
 /* pop.c */
 command_fn cmd_pop;
+/* cmd_call.c */
+command_fn cmd_call;
+/* cmd_complaint.c */
+command_fn cmd_complaint;
 
 #endif

@@ -7,12 +7,15 @@
 
 #include <sodium.h>
 
+#include "journal.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "pwhash_pool.h"
 #include "redis_link.h"
 #include "secret_hash.h"
+#include "sla.h"
+#include "spooler.h"
 
 /* How long a SIGTERM drain may take before the remaining clients are cut. */
 #define DRAIN_DEADLINE_S 10
@@ -77,6 +80,8 @@ static void reload(struct server *srv)
 		return;
 	}
 	keep_restart_only_settings(old, fresh);
+	if (!sla_use_timezone(fresh->sla.calendar.timezone))
+		log_warn("reload: cannot use time zone '%s' for the SLA calendar", fresh->sla.calendar.timezone);
 	srv->cfg = fresh;
 	log_set_level(fresh->log_level);
 	pwhash_pool_set_max_queued(srv->pwhash, fresh->limits.max_auth_inflight);
@@ -152,6 +157,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	start_drain(srv, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+static void on_redis_state(enum redis_link_state state, void *arg)
+{
+	struct server *srv = arg;
+
+	if (state == REDIS_LINK_UP) {
+		journal_link_up(srv->journal);
+		spooler_link_up(srv->spooler);
+	}
+}
+
 static int make_dummy_hash(struct server *srv)
 {
 	unsigned char random_secret[32];
@@ -174,6 +189,10 @@ struct server *server_new(struct config *cfg)
 	}
 	srv->cfg = cfg;
 	TAILQ_INIT(&srv->conns);
+	/* SLA deadlines in business hours are computed in the calendar's zone;
+	 * log timestamps stay UTC. */
+	if (!sla_use_timezone(cfg->sla.calendar.timezone))
+		log_warn("cannot use time zone '%s' for the SLA calendar; using UTC", cfg->sla.calendar.timezone);
 	TAILQ_INIT(&srv->reap);
 	srv->stats.started_monotonic_ms = stats_now_ms();
 	if (sodium_init() < 0 || make_dummy_hash(srv) != 0) {
@@ -199,10 +218,13 @@ struct server *server_new(struct config *cfg)
 	if (srv->pwhash == NULL)
 		goto fail;
 	srv->redis = redis_link_new(srv->base, &cfg->redis, "main");
-	if (srv->redis == NULL) {
+	srv->journal = journal_new(srv);
+	srv->spooler = srv->journal ? spooler_new(srv) : NULL;
+	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL) {
 		log_error("cannot create the Redis link");
 		goto fail;
 	}
+	redis_link_set_state_callback(srv->redis, on_redis_state, srv);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		srv->listeners[i] = listener_new(srv, &cfg->listen[i]);
 		if (srv->listeners[i] == NULL)
@@ -247,6 +269,8 @@ void server_free(struct server *srv)
 	/* The Redis link and the password pool may still hold orphaned requests;
 	 * freeing them completes those (NULL reply / failed check). */
 	redis_link_free(srv->redis);
+	journal_free(srv->journal);
+	spooler_free(srv->spooler);
 	pwhash_pool_free(srv->pwhash);
 	if (srv->watchdog)
 		event_free(srv->watchdog);

@@ -16,6 +16,8 @@
 struct listener;
 struct redis_link;
 struct pwhash_pool;
+struct journal;
+struct spooler;
 
 struct server {
 	struct event_base *base;
@@ -30,6 +32,8 @@ struct server {
 	uint64_t next_conn_id;
 
 	struct redis_link *redis;
+	struct journal *journal;
+	struct spooler *spooler;
 	struct pwhash_pool *pwhash;
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 

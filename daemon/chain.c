@@ -1,0 +1,109 @@
+#include "chain.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+void chain_hash(const char *prev_hex, uint64_t seq, const char *entry, size_t entry_len,
+                char out[CHAIN_HEX_LEN + 1])
+{
+	crypto_hash_sha256_state st;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char seq_text[24];
+	int n = snprintf(seq_text, sizeof(seq_text), "\n%" PRIu64 "\n", seq);
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)prev_hex, strlen(prev_hex));
+	crypto_hash_sha256_update(&st, (const unsigned char *)seq_text, (unsigned long long)n);
+	crypto_hash_sha256_update(&st, (const unsigned char *)entry, entry_len);
+	crypto_hash_sha256_final(&st, digest);
+	sodium_bin2hex(out, CHAIN_HEX_LEN + 1, digest, sizeof(digest));
+}
+
+void chain_verifier_init(struct chain_verifier *v)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(v->last_hash, CHAIN_GENESIS, CHAIN_HEX_LEN + 1);
+}
+
+static bool parse_seq(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 19 || (s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool is_hex64(const char *s, size_t len)
+{
+	if (len != CHAIN_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static void anchor(struct chain_verifier *v, uint64_t seq, const char *hash)
+{
+	v->started = true;
+	v->last_seq = seq;
+	memcpy(v->last_hash, hash, CHAIN_HEX_LEN);
+	v->last_hash[CHAIN_HEX_LEN] = '\0';
+}
+
+enum chain_problem chain_verify_next(struct chain_verifier *v, bool allow_trimmed_start, const char *seq_text,
+                                     size_t seq_len, const char *prev, size_t prev_len, const char *hash,
+                                     size_t hash_len, const char *entry, size_t entry_len, char *detail,
+                                     size_t detail_len)
+{
+	char prev_z[CHAIN_HEX_LEN + 1], expect[CHAIN_HEX_LEN + 1];
+	enum chain_problem problem = CHAIN_OK;
+	uint64_t seq;
+
+	v->entries++;
+	if (!parse_seq(seq_text, seq_len, &seq) || !is_hex64(prev, prev_len) || !is_hex64(hash, hash_len)) {
+		snprintf(detail, detail_len, "seq, prev or hash missing or malformed");
+		return CHAIN_MALFORMED;
+	}
+	memcpy(prev_z, prev, CHAIN_HEX_LEN);
+	prev_z[CHAIN_HEX_LEN] = '\0';
+	chain_hash(prev_z, seq, entry, entry_len, expect);
+	if (memcmp(expect, hash, CHAIN_HEX_LEN) != 0) {
+		snprintf(detail, detail_len, "seq %" PRIu64 ": content does not match its hash (entry altered)", seq);
+		problem = CHAIN_MODIFIED;
+	} else if (!v->started && !allow_trimmed_start && (seq != 1 || strcmp(prev_z, CHAIN_GENESIS) != 0)) {
+		snprintf(detail, detail_len, "first entry has seq %" PRIu64 ", expected 1 (entries before it deleted)",
+		         seq);
+		problem = seq > 1 ? CHAIN_GAP : CHAIN_BROKEN_LINK;
+	} else if (v->started && seq > v->last_seq + 1) {
+		snprintf(detail, detail_len, "seq jumps from %" PRIu64 " to %" PRIu64 " (%" PRIu64 " entries missing)",
+		         v->last_seq, seq, seq - v->last_seq - 1);
+		problem = CHAIN_GAP;
+	} else if (v->started && seq <= v->last_seq) {
+		snprintf(detail, detail_len, "seq %" PRIu64 " after %" PRIu64 " (entry inserted or reordered)", seq,
+		         v->last_seq);
+		problem = CHAIN_OUT_OF_ORDER;
+	} else if (v->started && strcmp(prev_z, v->last_hash) != 0) {
+		snprintf(detail, detail_len, "seq %" PRIu64 ": prev does not match the previous entry's hash", seq);
+		problem = CHAIN_BROKEN_LINK;
+	}
+	anchor(v, seq, hash);
+	return problem;
+}
+
+const char *chain_problem_name(enum chain_problem p)
+{
+	static const char *const names[] = {"ok", "modified", "gap", "out_of_order", "broken_link", "malformed"};
+
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "unknown";
+}

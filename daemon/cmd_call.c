@@ -1,0 +1,315 @@
+/* CALL <event> {json}: the call log.
+ *
+ * Each event is checked against the call's life (lifecycle.h) and the leg
+ * owner, then appended to the calls stream through the journal, which also
+ * updates the call's state hash (<p>call:<id>) and, when a call ends, the
+ * customer's recent contacts.  Two Redis round trips: read the state (and
+ * the request_id's original reply), then the atomic append.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "customer.h"
+#include "handlers.h"
+#include "journal.h"
+#include "keys.h"
+#include "lifecycle.h"
+#include "logwrite.h"
+#include "redis_link.h"
+#include "server.h"
+
+#define CONTACTS_KEPT 50
+#define ENDED_CALL_TTL_S (7 * 24 * 3600)
+
+struct call_write {
+	struct logwrite w; /* must be first: the logwrite callbacks get this */
+	enum call_event event;
+	char call_id[LOGWRITE_ID_MAX + 1];
+	json_t *args;
+};
+
+static const char *const call_fields_all[] = {"call_id", "request_id", "note", NULL};
+static const char *const call_fields[CALL_EVENT_COUNT][6] = {
+	[CALL_OFFER] = {"phone", "queue", "customer_id", "dnis", NULL},
+	[CALL_ANSWER] = {NULL},
+	[CALL_HOLD] = {NULL},
+	[CALL_RESUME] = {NULL},
+	[CALL_TRANSFER] = {"to", NULL},
+	[CALL_END] = {"disposition", "csat", NULL},
+};
+
+static bool field_allowed(enum call_event ev, const char *key)
+{
+	for (int i = 0; call_fields_all[i]; i++)
+		if (strcmp(call_fields_all[i], key) == 0)
+			return true;
+	for (int i = 0; call_fields[ev][i]; i++)
+		if (strcmp(call_fields[ev][i], key) == 0)
+			return true;
+	return false;
+}
+
+static bool disposition_known(const struct config *cfg, const char *d)
+{
+	for (size_t i = 0; i < cfg->log_rules.n_dispositions; i++)
+		if (strcmp(cfg->log_rules.dispositions[i], d) == 0)
+			return true;
+	return false;
+}
+
+/* Validate the event's own fields; false when a reply was sent. */
+static bool check_event_args(struct call_write *cw)
+{
+	struct request *req = cw->w.req;
+	const struct config *cfg = cw->w.srv->cfg;
+	json_t *args = cw->args, *v;
+	const char *key;
+
+	json_object_foreach(args, key, v) {
+		if (!field_allowed(cw->event, key)) {
+			request_reply_err(req, ERR_BAD_REQUEST, "unknown field '%.40s' for CALL %s", key,
+			                  call_event_name(cw->event));
+			return false;
+		}
+	}
+	if (!logwrite_take_id(req, args, "call_id", true, cw->call_id) ||
+	    !logwrite_check_text(req, args, "note", false, 1000))
+		return false;
+	switch (cw->event) {
+	case CALL_OFFER:
+		if (!logwrite_check_name(req, args, "queue", true) || !logwrite_check_phone(&cw->w, args, "phone", false) ||
+		    !logwrite_check_key_part(req, args, "customer_id", false) ||
+		    !logwrite_check_phone(&cw->w, args, "dnis", false))
+			return false;
+		break;
+	case CALL_TRANSFER: {
+		const char *to;
+
+		if (!logwrite_check_name(req, args, "to", true))
+			return false;
+		to = json_string_value(json_object_get(args, "to"));
+		if (config_find_user(cfg, to) == NULL || config_find_user(cfg, to)->role == ROLE_ADMIN) {
+			request_reply_err(req, ERR_NOT_FOUND, "no agent or supervisor '%.64s' to transfer to", to);
+			return false;
+		}
+		break;
+	}
+	case CALL_END:
+		if (!logwrite_check_name(req, args, "disposition", true))
+			return false;
+		if (!disposition_known(cfg, json_string_value(json_object_get(args, "disposition")))) {
+			request_reply_err(req, ERR_BAD_REQUEST, "unknown disposition (see the config's calls.dispositions)");
+			return false;
+		}
+		v = json_object_get(args, "csat");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 5)) {
+			request_reply_err(req, ERR_BAD_REQUEST, "'csat' must be an integer 1..5");
+			return false;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Copy the fields the state carries forward into the entry. */
+static void carry(json_t *entry, const json_t *state, const char *key)
+{
+	json_t *v = json_object_get(state, key);
+
+	if (json_is_string(v) && json_string_length(v) > 0)
+		json_object_set(entry, key, v);
+}
+
+static void add_contact(struct call_write *cw, struct journal_append *a, const json_t *entry)
+{
+	const char *cid = json_string_value(json_object_get(entry, "customer_id"));
+	const char *disp = json_string_value(json_object_get(entry, "disposition"));
+	char key[KEY_MAX], summary[160], *text;
+	json_t *contact;
+
+	if (cid == NULL || key_contacts(key, cw->w.srv->cfg->redis.key_prefix, cid) < 0)
+		return;
+	if (cw->event == CALL_END && disp)
+		snprintf(summary, sizeof(summary), "call %s: %s", json_string_value(json_object_get(entry, "state")),
+		         disp);
+	else
+		snprintf(summary, sizeof(summary), "call %s", json_string_value(json_object_get(entry, "state")));
+	contact = json_pack("{s:O,s:s,s:O,s:s,s:s,s:O?}", "time", json_object_get(entry, "ts"), "kind", "call", "agent",
+	                    json_object_get(entry, "agent"), "summary", summary, "call_id", cw->call_id, "csat",
+	                    json_object_get(entry, "csat"));
+	text = json_dumps(contact, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(contact);
+	if (text == NULL)
+		return;
+	journal_ops_addf(&a->ops, 3, "LPUSH", key, text);
+	journal_ops_addf(&a->ops, 4, "LTRIM", key, "0", "49");
+	free(text);
+}
+
+/* Given the call's current state, decide and build the append (or reply). */
+static void decide(struct logwrite *w, const json_t *state)
+{
+	struct call_write *cw = (struct call_write *)w;
+	const char *cur_name = json_string_value(json_object_get(state, "state"));
+	const char *owner = json_string_value(json_object_get(state, "agent"));
+	int cur = cur_name ? call_state_from_name(cur_name, strlen(cur_name)) : CALL_NONE;
+	enum call_state next;
+	struct journal_append *a;
+	json_t *entry, *st, *reply;
+	char now[40];
+	long long now_ms;
+
+	if (cur < 0)
+		cur = CALL_NONE;
+	if (!call_next_state((enum call_state)cur, cw->event, &next)) {
+		logwrite_reply_err(w, ERR_CONFLICT, "call %s is %s; cannot %s", cw->call_id,
+		                   call_state_name((enum call_state)cur), call_event_name(cw->event));
+		return;
+	}
+	/* After the offer, only the agent holding the call's current leg (or a
+	 * supervisor) moves it. */
+	if (cw->event != CALL_OFFER && owner && strcmp(owner, w->user) != 0 && w->role != ROLE_SUPERVISOR) {
+		logwrite_reply_err(w, ERR_FORBIDDEN, "call %s is handled by another agent", cw->call_id);
+		return;
+	}
+	now_ms = logwrite_now(w, now);
+	entry = logwrite_entry(w, "event", call_event_name(cw->event), "call_id", cw->call_id, now);
+	st = json_object();
+	if (cw->event == CALL_OFFER) {
+		json_t *cid = json_object_get(cw->args, "customer_id");
+
+		json_object_set(entry, "customer_id", cid ? cid : json_object_get(state, "customer_id"));
+		if (json_object_get(entry, "customer_id") == NULL || json_is_null(json_object_get(entry, "customer_id")))
+			json_object_del(entry, "customer_id");
+		logwrite_copy(entry, cw->args, "phone");
+		logwrite_copy(entry, cw->args, "queue");
+		logwrite_copy(entry, cw->args, "dnis");
+	} else {
+		carry(entry, state, "customer_id");
+		carry(entry, state, "phone");
+		carry(entry, state, "queue");
+	}
+	logwrite_copy(entry, cw->args, "to");
+	logwrite_copy(entry, cw->args, "disposition");
+	logwrite_copy(entry, cw->args, "csat");
+	logwrite_copy(entry, cw->args, "note");
+	json_object_set_new(entry, "state", json_string(call_state_name(next)));
+	if (cw->event == CALL_TRANSFER || cw->event == CALL_END) {
+		const char *leg_at = json_string_value(json_object_get(state, "leg_at_ms"));
+
+		/* Handle time belongs to the agent whose leg this was. */
+		if (leg_at && cur != CALL_OFFERED)
+			json_object_set_new(entry, "leg_ms", json_integer(now_ms - atoll(leg_at)));
+	}
+	logwrite_finish_entry(w, entry);
+
+	/* The state hash: what the next event is checked against. */
+	json_object_set_new(st, "state", json_string(call_state_name(next)));
+	if (cw->event == CALL_OFFER || cw->event == CALL_TRANSFER)
+		json_object_set_new(st, "agent",
+		                    json_string(cw->event == CALL_TRANSFER
+		                                        ? json_string_value(json_object_get(cw->args, "to"))
+		                                        : w->user));
+	else if (cw->event == CALL_ANSWER)
+		json_object_set_new(st, "agent", json_string(owner ? owner : w->user));
+	logwrite_copy(st, entry, "customer_id");
+	logwrite_copy(st, entry, "phone");
+	logwrite_copy(st, entry, "queue");
+	if (cw->event == CALL_ANSWER || cw->event == CALL_TRANSFER)
+		json_object_set_new(st, "leg_at_ms", json_sprintf("%lld", now_ms));
+	if (cw->event == CALL_OFFER)
+		json_object_set_new(st, "offered_at", json_string(now));
+	if (cw->event == CALL_END)
+		json_object_set_new(st, "ended_at", json_string(now));
+
+	reply = json_pack("{s:s,s:s}", "call_id", cw->call_id, "state", call_state_name(next));
+	a = logwrite_append(w, STREAM_CALLS, entry, reply, st);
+	if (a) {
+		if (cw->event == CALL_END) {
+			add_contact(cw, a, entry);
+			journal_ops_addf(&a->ops, 3, "EXPIRE", a->state_key, "604800");
+		}
+		logwrite_submit(w, a);
+	}
+	json_decref(entry);
+	json_decref(st);
+	json_decref(reply);
+}
+
+static void call_write_free(struct logwrite *w)
+{
+	struct call_write *cw = (struct call_write *)w;
+
+	json_decref(cw->args);
+	free(cw);
+}
+
+/* The state an event leads to when the current one is not known here
+ * (every event but end has one possible outcome). */
+static bool outcome_of(enum call_event ev, enum call_state *to)
+{
+	for (int from = 0; from < CALL_STATE_COUNT; from++)
+		if (call_next_state((enum call_state)from, ev, to))
+			return true;
+	return false;
+}
+
+static bool spool_check(struct logwrite *w, const char *known, char next_state[32], json_t **reply)
+{
+	struct call_write *cw = (struct call_write *)w;
+	int cur = known ? call_state_from_name(known, strlen(known)) : -1;
+	enum call_state next;
+
+	if (cur >= 0 && !call_next_state((enum call_state)cur, cw->event, &next)) {
+		logwrite_reply_err(w, ERR_CONFLICT, "call %s is %s; cannot %s", cw->call_id,
+		                   call_state_name((enum call_state)cur), call_event_name(cw->event));
+		return false;
+	}
+	if (cur < 0 && !outcome_of(cw->event, &next))
+		next = CALL_NONE;
+	*reply = json_pack("{s:s}", "call_id", cw->call_id);
+	if (next != CALL_NONE) {
+		snprintf(next_state, 32, "%s", call_state_name(next));
+		json_object_set_new(*reply, "state", json_string(next_state));
+	}
+	return true;
+}
+
+static const struct logwrite_ops call_ops = {
+	.decide = decide,
+	.free = call_write_free,
+	.spool = spool_check,
+};
+
+void cmd_call(struct request *req, const struct command_args *args)
+{
+	struct call_write *cw;
+	int ev = call_event_from_name(args->sub.p, args->sub.len);
+	char key[KEY_MAX];
+
+	if (ev < 0) {
+		request_reply_err(req, ERR_BAD_REQUEST, "unknown CALL event '%.*s' (offer answer hold resume transfer end)",
+		                  args->sub.len > 32 ? 32 : (int)args->sub.len, args->sub.p);
+		return;
+	}
+	cw = calloc(1, sizeof(*cw));
+	if (cw == NULL) {
+		request_reply_err(req, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	cw->event = (enum call_event)ev;
+	cw->args = json_incref(args->json);
+	logwrite_init(&cw->w, req, &call_ops);
+	if (!check_event_args(cw) || !logwrite_take_request_id(&cw->w, args->json)) {
+		call_write_free(&cw->w);
+		return;
+	}
+	snprintf(key, sizeof(key), "calls:%s", cw->call_id);
+	logwrite_describe(&cw->w, "CALL", call_event_name(cw->event), cw->args, key);
+	snprintf(key, sizeof(key), "%scall:%s", req->srv->cfg->redis.key_prefix, cw->call_id);
+	logwrite_start(&cw->w, key, NULL);
+}

@@ -1,0 +1,62 @@
+/* journal_script.h - the Lua script behind every log append (see journal.h).
+ *
+ * KEYS[1] stream, KEYS[2] state hash, KEYS[3] idempotency hash or "-"
+ * ARGV[1] expected state version ("0" = the state hash must not exist)
+ * ARGV[2] expected seq of the stream's last entry ("0" = empty stream)
+ * ARGV[3] expected hash of the last entry (the new entry's prev)
+ * ARGV[4] new seq, ARGV[5] new hash, ARGV[6] entry JSON
+ * ARGV[7] reply JSON to remember, ARGV[8] its TTL in seconds
+ * ARGV[9] zset to report a rank in ("" = none), ARGV[10] the member
+ * ARGV[11..] follow-up commands: a count, then that many arguments, ...;
+ *            an argument "$ID" becomes the new entry's id.
+ * Returns {"ok", id, rank} | {"dup", id, reply} | {"state", {hgetall}} |
+ *         {"head", seq, hash}.
+ * Nothing is written unless every check passes, so a refused append
+ * changes nothing.
+ */
+#ifndef HOTLINE_JOURNAL_SCRIPT_H
+#define HOTLINE_JOURNAL_SCRIPT_H
+
+static const char journal_script[] =
+	"local idem = KEYS[3]\n"
+	"if idem ~= '-' then\n"
+	"  local prior = redis.call('HMGET', idem, 'id', 'reply')\n"
+	"  if prior[1] then return {'dup', prior[1], prior[2]} end\n"
+	"end\n"
+	"local v = redis.call('HGET', KEYS[2], 'v') or '0'\n"
+	"if v ~= ARGV[1] then return {'state', redis.call('HGETALL', KEYS[2])} end\n"
+	"local lseq, lhash = '0', '" "0000000000000000000000000000000000000000000000000000000000000000" "'\n"
+	"local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+	"if last[1] then\n"
+	"  local f = last[1][2]\n"
+	"  for i = 1, #f, 2 do\n"
+	"    if f[i] == 'seq' then lseq = f[i + 1] elseif f[i] == 'hash' then lhash = f[i + 1] end\n"
+	"  end\n"
+	"end\n"
+	"if lseq ~= ARGV[2] or lhash ~= ARGV[3] then return {'head', lseq, lhash} end\n"
+	"local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[4], 'prev', ARGV[3], 'hash', ARGV[5],\n"
+	"                      'entry', ARGV[6])\n"
+	"local i = 11\n"
+	"while i <= #ARGV do\n"
+	"  local n = tonumber(ARGV[i])\n"
+	"  local args = {}\n"
+	"  for j = 1, n do\n"
+	"    local a = ARGV[i + j]\n"
+	"    if a == '$ID' then a = id end\n"
+	"    args[j] = a\n"
+	"  end\n"
+	"  redis.call(unpack(args))\n"
+	"  i = i + n + 1\n"
+	"end\n"
+	"if idem ~= '-' then\n"
+	"  redis.call('HSET', idem, 'id', id, 'reply', ARGV[7])\n"
+	"  redis.call('EXPIRE', idem, ARGV[8])\n"
+	"end\n"
+	"local rank = 0\n"
+	"if ARGV[9] ~= '' then\n"
+	"  local r = redis.call('ZRANK', ARGV[9], ARGV[10])\n"
+	"  if r then rank = r + 1 end\n"
+	"end\n"
+	"return {'ok', id, rank}\n";
+
+#endif
