@@ -13,5 +13,6 @@ enum {
 int cmd_passwd(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

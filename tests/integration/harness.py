@@ -878,6 +878,9 @@ class Daemon:
         self.h = harness
         self.name = name
         self.config = copy.deepcopy(config)
+        # Each daemon spools into the test's temp dir (its working directory),
+        # never into /var/lib; the spool file is locked per daemon.
+        self.config.setdefault("spool", {"path": f"{name}.spool"})
         self.config_path = harness.path(f"{name}.yaml")
         self.proc = None
         self.log_path = None

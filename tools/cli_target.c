@@ -1,0 +1,147 @@
+#include "cli_target.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "customer.h"
+
+static bool parse_port(const char *s, unsigned *port)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return false;
+	*port = (unsigned)v;
+	return true;
+}
+
+/* "host:port", "[v6addr]:port" or "unix:/path". */
+static bool set_address(struct cli_target *t, const char *a)
+{
+	const char *colon = strrchr(a, ':'), *host = a;
+	size_t hostlen;
+
+	t->unix_path[0] = t->host[0] = '\0';
+	if (strncmp(a, "unix:", 5) == 0) {
+		if (a[5] == '\0' || strlen(a + 5) >= sizeof(t->unix_path))
+			return false;
+		snprintf(t->unix_path, sizeof(t->unix_path), "%s", a + 5);
+		return true;
+	}
+	if (colon == NULL || !parse_port(colon + 1, &t->port))
+		return false;
+	hostlen = (size_t)(colon - a);
+	if (a[0] == '[') {
+		if (hostlen < 3 || a[hostlen - 1] != ']')
+			return false;
+		host++;
+		hostlen -= 2;
+	}
+	if (hostlen == 0 || hostlen >= sizeof(t->host))
+		return false;
+	memcpy(t->host, host, hostlen);
+	t->host[hostlen] = '\0';
+	return true;
+}
+
+static bool valid_prefix(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (; *p; p++)
+		if (!customer_valid_key_part(p, 1, 1) && *p != ':')
+			return false;
+	return true;
+}
+
+int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
+                    const char *prefix)
+{
+	const char *file = config ? config : CLI_DEFAULT_CONFIG;
+	bool defaults = false;
+	struct config *cfg;
+	char err[1024];
+
+	*t = (struct cli_target){.port = 6379, .connect_ms = 2000, .command_ms = 5000};
+	snprintf(t->host, sizeof(t->host), "127.0.0.1");
+	snprintf(t->prefix, sizeof(t->prefix), "hotline:");
+	phone_rules_default(&t->phone);
+	if (!config && access(CLI_DEFAULT_CONFIG, F_OK) != 0 && errno == ENOENT) {
+		defaults = true;
+	} else if ((cfg = config_load(file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: cannot load the config: %s\n", who, err);
+		return -1;
+	} else {
+		snprintf(t->host, sizeof(t->host), "%s", cfg->redis.host);
+		t->port = cfg->redis.port;
+		snprintf(t->unix_path, sizeof(t->unix_path), "%s", cfg->redis.unix_path);
+		snprintf(t->prefix, sizeof(t->prefix), "%s", cfg->redis.key_prefix);
+		t->phone = cfg->phone;
+		t->connect_ms = cfg->redis.connect_timeout_ms;
+		t->command_ms = cfg->redis.command_timeout_ms;
+		config_free(cfg);
+	}
+	if (redis_addr && !set_address(t, redis_addr)) {
+		fprintf(stderr, "%s: --redis must be host:port, [v6addr]:port or unix:/path, got '%s'\n", who,
+		        redis_addr);
+		return -2;
+	}
+	if (prefix && !valid_prefix(prefix)) {
+		fprintf(stderr, "%s: --prefix must be 1..63 characters of [A-Za-z0-9_:.-], got '%s'\n", who, prefix);
+		return -2;
+	}
+	if (prefix)
+		snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
+	if (t->unix_path[0])
+		snprintf(t->address, sizeof(t->address), "unix:%s", t->unix_path);
+	else
+		snprintf(t->address, sizeof(t->address), strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
+		         t->port);
+	if (defaults && !redis_addr)
+		fprintf(stderr, "%s: no %s: using Redis at %s, prefix \"%s\", default phone rules\n", who,
+		        CLI_DEFAULT_CONFIG, t->address, t->prefix);
+	return 0;
+}
+
+static struct timeval ms_tv(unsigned ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	return tv;
+}
+
+redisContext *cli_target_connect(const struct cli_target *t, const char *who)
+{
+	struct timeval ct = ms_tv(t->connect_ms);
+	redisContext *c = t->unix_path[0] ? redisConnectUnixWithTimeout(t->unix_path, ct)
+	                                  : redisConnectWithTimeout(t->host, (int)t->port, ct);
+	redisReply *r;
+
+	if (c == NULL || c->err) {
+		fprintf(stderr, "%s: cannot connect to Redis at %s: %s\n", who, t->address,
+		        c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, ms_tv(t->command_ms));
+	r = redisCommand(c, "PING");
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "%s: Redis at %s does not answer PING: %s\n", who, t->address, r ? r->str : c->errstr);
+		freeReplyObject(r);
+		redisFree(c);
+		return NULL;
+	}
+	freeReplyObject(r);
+	return c;
+}

@@ -1,0 +1,37 @@
+/* cli_target.h - which Redis (and key prefix, phone rules) a `hotline`
+ * command works on: from the daemon's config file (-c, default
+ * /etc/hotline/hotline.yaml), overridable with --redis and --prefix, so the
+ * CLI always agrees with the daemon it sits beside. */
+#ifndef HOTLINE_CLI_TARGET_H
+#define HOTLINE_CLI_TARGET_H
+
+#include <stdbool.h>
+
+#include <hiredis/hiredis.h>
+
+#include "phone.h"
+
+#define CLI_DEFAULT_CONFIG "/etc/hotline/hotline.yaml"
+
+struct cli_target {
+	char host[256];
+	unsigned port;
+	char unix_path[108];
+	char prefix[64];
+	char address[400]; /* as shown in messages */
+	struct phone_rules phone;
+	unsigned connect_ms, command_ms;
+};
+
+/* Fill t.  config NULL: the default file if it exists, else the daemon's
+ * defaults (127.0.0.1:6379, "hotline:"), which is said on stderr prefixed
+ * by `who`.  Returns 0, or -1 with a message printed on stderr (bad
+ * config), or -2 (bad --redis / --prefix: a usage error). */
+int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
+                    const char *prefix);
+
+/* Connect (with the configured timeouts) and PING.  NULL with a message on
+ * stderr prefixed by `who`. */
+redisContext *cli_target_connect(const struct cli_target *t, const char *who);
+
+#endif
