@@ -4,6 +4,8 @@
 #include "commands.h"
 #include "conn.h"
 #include "handlers.h"
+#include "journal.h"
+#include "spooler.h"
 #include "redis_link.h"
 #include "server.h"
 
@@ -32,7 +34,7 @@ void cmd_help(struct request *req, const struct command_args *args)
 
 void cmd_stats(struct request *req, const struct command_args *args)
 {
-	struct server *srv = req->conn->srv;
+	struct server *srv = req->srv;
 	json_t *body = stats_to_json(&srv->stats);
 
 	json_object_set_new(body, "version", json_string(HOTLINE_VERSION));
@@ -41,6 +43,20 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                              "address", redis_link_address(srv->redis), "pending",
 	                              (json_int_t)redis_link_pending(srv->redis), "reconnects",
 	                              (json_int_t)redis_link_reconnects(srv->redis)));
+	json_object_set_new(body, "log",
+	                    json_pack("{s:I,s:I}", "calls_appended",
+	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
+	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	json_object_set_new(body, "spool",
+	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
+	                              (json_int_t)spooler_bytes(srv->spooler)));
+	json_object_set_new(body, "log",
+	                    json_pack("{s:I,s:I}", "calls_appended",
+	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
+	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	json_object_set_new(body, "spool",
+	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
+	                              (json_int_t)spooler_bytes(srv->spooler)));
 	request_reply_ok(req, body);
 	json_decref(body);
 }
