@@ -52,8 +52,9 @@ struct complaint_write {
 	char tier[16];
 	size_t candidates;
 	bool customer_missing;
-	/* next: queue heads already found taken */
-	unsigned skipped;
+	/* next: queue heads this request found already taken */
+	char taken[NEXT_SKIP_MAX][LOGWRITE_ID_MAX + 1];
+	unsigned n_taken;
 	bool queue_empty;
 };
 
@@ -209,9 +210,12 @@ static json_t *state_reply(const char *id, const json_t *st)
 
 	if (parse_i64(st, "due"))
 		json_object_set_new(r, "due", rfc3339(parse_i64(st, "due")));
+	const char *owner = json_string_value(json_object_get(st, "owner"));
+
 	if (parse_i64(st, "level"))
 		json_object_set_new(r, "level", json_integer(parse_i64(st, "level")));
-	logwrite_copy(r, st, "owner");
+	if (owner && *owner)
+		json_object_set_new(r, "owner", json_string(owner));
 	return r;
 }
 
@@ -244,7 +248,9 @@ static void append_change(struct complaint_write *cw, const json_t *state, json_
 	if (parse_i64(merged, "due"))
 		json_object_set_new(entry, "due", rfc3339(parse_i64(merged, "due")));
 	json_object_foreach(changes, k, v) {
-		if (strcmp(k, "level") == 0 || strcmp(k, "owner") == 0)
+		if (strcmp(k, "level") == 0)
+			json_object_set_new(entry, k, json_integer(parse_i64(changes, "level")));
+		else if (strcmp(k, "owner") == 0 && json_string_length(v) > 0)
 			json_object_set(entry, k, v);
 	}
 	logwrite_copy(entry, cw->args, "resolution");
@@ -335,10 +341,11 @@ static void decide(struct logwrite *w, const json_t *state)
 		if ((owner && *owner) || !complaint_state_is_open((enum complaint_state)cur)) {
 			/* Someone claimed (or closed) it between our queue read and now:
 			 * look at the next one in the queue. */
-			if (++cw->skipped > NEXT_SKIP_MAX) {
+			if (cw->n_taken == NEXT_SKIP_MAX) {
 				logwrite_reply_err(w, ERR_CONFLICT, "the queue is changing too fast; ask again");
 				return;
 			}
+			memcpy(cw->taken[cw->n_taken++], cw->complaint_id, sizeof(cw->complaint_id));
 			next_reads(w, NULL);
 			return;
 		}
@@ -347,7 +354,7 @@ static void decide(struct logwrite *w, const json_t *state)
 		json_decref(changes);
 		return;
 	}
-	in_window = now - parse_i64(state, "closed_at") <= (int64_t)cfg->log_rules.reopen_window_h * 3600;
+	in_window = now - parse_i64(state, "closed_at") < (int64_t)cfg->log_rules.reopen_window_h * 3600;
 	if (!complaint_next_state((enum complaint_state)cur, (enum complaint_action)cw->action, in_window, &next)) {
 		logwrite_reply_err(w, ERR_CONFLICT, "complaint %s is %s; cannot %s%s", cw->complaint_id,
 		                   complaint_state_name((enum complaint_state)cur),
@@ -407,11 +414,13 @@ static void on_customer(struct logwrite *w, const redisReply *r)
 {
 	struct complaint_write *cw = (struct complaint_write *)w;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+	/* A record without a tier (imported before --tiers ran) still exists. */
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
 		cw->customer_missing = true;
 		return;
 	}
-	snprintf(cw->tier, sizeof(cw->tier), "%.*s", (int)r->element[0]->len, r->element[0]->str);
+	if (r->element[1]->type == REDIS_REPLY_STRING)
+		snprintf(cw->tier, sizeof(cw->tier), "%.*s", (int)r->element[1]->len, r->element[1]->str);
 }
 
 static void read_customer(struct complaint_write *cw)
@@ -419,7 +428,7 @@ static void read_customer(struct complaint_write *cw)
 	char key[KEY_MAX];
 
 	key_customer(key, prefix_of(&cw->w), cw->customer_id);
-	logwrite_read(&cw->w, 3, (const char *[]){"HMGET", key, "tier"}, on_customer);
+	logwrite_read(&cw->w, 4, (const char *[]){"HMGET", key, "id", "tier"}, on_customer);
 }
 
 static void on_phone(struct logwrite *w, const redisReply *r)
@@ -450,29 +459,43 @@ static void open_reads(struct logwrite *w, const redisReply *unused)
 	}
 }
 
+static bool found_taken(const struct complaint_write *cw, const redisReply *id)
+{
+	for (unsigned i = 0; i < cw->n_taken; i++)
+		if (strlen(cw->taken[i]) == id->len && memcmp(cw->taken[i], id->str, id->len) == 0)
+			return true;
+	return false;
+}
+
+/* The most urgent unassigned complaint this request has not already found
+ * taken (a claim by someone else removes it from the queue, but our read
+ * may have raced that). */
 static void on_queue_head(struct logwrite *w, const redisReply *r)
 {
 	struct complaint_write *cw = (struct complaint_write *)w;
 	char key[KEY_MAX];
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || r->element[0]->len > LOGWRITE_ID_MAX) {
-		cw->queue_empty = true;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *id = r->element[i];
+
+		if (id->len > LOGWRITE_ID_MAX || found_taken(cw, id))
+			continue;
+		memcpy(cw->complaint_id, id->str, id->len);
+		cw->complaint_id[id->len] = '\0';
+		complaint_key(w, cw->complaint_id, "", key);
+		logwrite_read_state(w, key);
 		return;
 	}
-	memcpy(cw->complaint_id, r->element[0]->str, r->element[0]->len);
-	cw->complaint_id[r->element[0]->len] = '\0';
-	complaint_key(w, cw->complaint_id, "", key);
-	logwrite_read_state(w, key);
+	cw->queue_empty = true;
 }
 
 static void next_reads(struct logwrite *w, const redisReply *unused)
 {
-	struct complaint_write *cw = (struct complaint_write *)w;
-	char key[KEY_MAX], skip[16];
+	char key[KEY_MAX], last[16];
 
 	global_key(w, "unassigned", key);
-	snprintf(skip, sizeof(skip), "%u", cw->skipped);
-	logwrite_read(w, 4, (const char *[]){"ZRANGE", key, skip, skip}, on_queue_head);
+	snprintf(last, sizeof(last), "%d", NEXT_SKIP_MAX);
+	logwrite_read(w, 4, (const char *[]){"ZRANGE", key, "0", last}, on_queue_head);
 }
 
 static void decide_next(struct logwrite *w, const json_t *state)

@@ -33,6 +33,7 @@ struct stream_head {
 	bool resync;  /* an append was refused: re-read the head once nothing is in flight */
 	uint64_t seq;
 	char hash[CHAIN_HEX_LEN + 1];
+	uint64_t highest_seen; /* never reset: a head below it means entries vanished */
 	struct fifo inflight, retry, waiting;
 	unsigned n_inflight;
 	unsigned long long appended;
@@ -271,6 +272,13 @@ static void on_head(redisReply *r, void *arg)
 				memcpy(h->hash, v->str, CHAIN_HEX_LEN + 1);
 		}
 	}
+	/* The chain cannot show the loss of its newest entries (nothing links
+	 * to them), so say it here: Redis lost writes or someone removed them. */
+	if (h->seq < h->highest_seen)
+		log_error("log stream %s went back from seq %" PRIu64 " to %" PRIu64
+		          ": its newest entries were removed or lost by Redis (check its persistence); "
+		          "the chain continues from seq %" PRIu64,
+		          stream_names[req->s], h->highest_seen, h->seq, h->seq + 1);
 	h->known = true;
 	free(req);
 	pump(j, (enum journal_stream)(h - j->streams));
@@ -380,10 +388,13 @@ static void on_append_reply(redisReply *r, void *arg)
 		res.id = r->element[1]->str;
 		res.rank = r->element[2]->integer;
 		h->appended++;
-	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && is_str(r->element[0], "dup")) {
+		if (h->highest_seen < strtoull(p->seq, NULL, 10))
+			h->highest_seen = strtoull(p->seq, NULL, 10);
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 && is_str(r->element[0], "dup")) {
 		res.outcome = JOURNAL_DUPLICATE;
 		res.id = r->element[1]->str;
 		res.reply = r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : "{}";
+		res.rank = r->element[3]->type == REDIS_REPLY_STRING ? atoll(r->element[3]->str) : 0;
 		h->resync = true;
 	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0], "state")) {
 		res.outcome = JOURNAL_STALE_STATE;

@@ -9,7 +9,7 @@
  * ARGV[9] zset to report a rank in ("" = none), ARGV[10] the member
  * ARGV[11..] follow-up commands: a count, then that many arguments, ...;
  *            an argument "$ID" becomes the new entry's id.
- * Returns {"ok", id, rank} | {"dup", id, reply} | {"state", {hgetall}} |
+ * Returns {"ok", id, rank} | {"dup", id, reply, rank} | {"state", {hgetall}} |
  *         {"head", seq, hash}.
  * Nothing is written unless every check passes, so a refused append
  * changes nothing.
@@ -20,8 +20,8 @@
 static const char journal_script[] =
 	"local idem = KEYS[3]\n"
 	"if idem ~= '-' then\n"
-	"  local prior = redis.call('HMGET', idem, 'id', 'reply')\n"
-	"  if prior[1] then return {'dup', prior[1], prior[2]} end\n"
+	"  local prior = redis.call('HMGET', idem, 'id', 'reply', 'rank')\n"
+	"  if prior[1] then return {'dup', prior[1], prior[2], prior[3] or '0'} end\n"
 	"end\n"
 	"local v = redis.call('HGET', KEYS[2], 'v') or '0'\n"
 	"if v ~= ARGV[1] then return {'state', redis.call('HGETALL', KEYS[2])} end\n"
@@ -48,14 +48,14 @@ static const char journal_script[] =
 	"  redis.call(unpack(args))\n"
 	"  i = i + n + 1\n"
 	"end\n"
-	"if idem ~= '-' then\n"
-	"  redis.call('HSET', idem, 'id', id, 'reply', ARGV[7])\n"
-	"  redis.call('EXPIRE', idem, ARGV[8])\n"
-	"end\n"
 	"local rank = 0\n"
 	"if ARGV[9] ~= '' then\n"
 	"  local r = redis.call('ZRANK', ARGV[9], ARGV[10])\n"
 	"  if r then rank = r + 1 end\n"
+	"end\n"
+	"if idem ~= '-' then\n"
+	"  redis.call('HSET', idem, 'id', id, 'reply', ARGV[7], 'rank', rank)\n"
+	"  redis.call('EXPIRE', idem, ARGV[8])\n"
 	"end\n"
 	"return {'ok', id, rank}\n";
 

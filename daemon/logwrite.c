@@ -327,7 +327,7 @@ static void on_state(struct logwrite *w, const redisReply *r)
 }
 
 /* The original reply of a retried request: answer with it, log nothing. */
-static void answer_original(struct logwrite *w, const char *id, const char *reply_text, size_t len)
+static void answer_original(struct logwrite *w, const char *id, const char *reply_text, size_t len, long long rank)
 {
 	json_t *body = json_loadb(reply_text, len, 0, NULL);
 
@@ -336,6 +336,8 @@ static void answer_original(struct logwrite *w, const char *id, const char *repl
 		body = json_object();
 	}
 	json_object_set_new(body, "id", json_string(id));
+	if (rank > 0)
+		json_object_set_new(body, "priority", json_integer(rank));
 	json_object_set_new(body, "duplicate", json_true());
 	release_connection(w);
 	request_reply_ok(w->req, body);
@@ -345,9 +347,10 @@ static void answer_original(struct logwrite *w, const char *id, const char *repl
 
 static void on_idem(struct logwrite *w, const redisReply *r)
 {
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
 	    r->element[1]->type == REDIS_REPLY_STRING)
-		answer_original(w, r->element[0]->str, r->element[1]->str, r->element[1]->len);
+		answer_original(w, r->element[0]->str, r->element[1]->str, r->element[1]->len,
+		                r->element[2]->type == REDIS_REPLY_STRING ? atoll(r->element[2]->str) : 0);
 }
 
 static void idem_key(struct logwrite *w, char out[KEY_MAX])
@@ -380,7 +383,7 @@ void logwrite_start(struct logwrite *w, const char *state_key, logwrite_read_fn 
 	w->reads_pending++; /* hold decide until every read below is queued */
 	if (w->request_id[0]) {
 		idem_key(w, key);
-		logwrite_read(w, 4, (const char *[]){"HMGET", key, "id", "reply"}, on_idem);
+		logwrite_read(w, 5, (const char *[]){"HMGET", key, "id", "reply", "rank"}, on_idem);
 	}
 	if (state_key)
 		logwrite_read_state(w, state_key);
@@ -512,7 +515,7 @@ static void on_appended(const struct journal_result *res, void *arg)
 		}
 		break;
 	case JOURNAL_DUPLICATE:
-		answer_original(w, res->id, res->reply, strlen(res->reply));
+		answer_original(w, res->id, res->reply, strlen(res->reply), res->rank);
 		end(w);
 		return;
 	case JOURNAL_STALE_STATE:

@@ -22,6 +22,7 @@ struct spooler {
 	struct server *srv;
 	struct spool *spool;
 	json_t *states;       /* record key -> state last spooled for it */
+	json_t *replies;      /* "<user>:<request_id>" -> reply given while spooling */
 	struct event *replay; /* next replay step, off the current stack */
 	bool replaying;       /* a replayed request is in flight */
 	size_t replayed;
@@ -56,8 +57,9 @@ struct spooler *spooler_new(struct server *srv)
 		return NULL;
 	sp->srv = srv;
 	sp->states = json_object();
+	sp->replies = json_object();
 	sp->replay = evtimer_new(srv->base, replay_step, sp);
-	if (sp->states == NULL || sp->replay == NULL) {
+	if (sp->states == NULL || sp->replies == NULL || sp->replay == NULL) {
 		spooler_free(sp);
 		return NULL;
 	}
@@ -75,6 +77,7 @@ void spooler_free(struct spooler *sp)
 		event_free(sp->replay);
 	spool_close(sp->spool);
 	json_decref(sp->states);
+	json_decref(sp->replies);
 	free(sp);
 }
 
@@ -109,8 +112,21 @@ void spooler_take(struct spooler *sp, struct logwrite *w)
 	char now[40];
 	int rc;
 
+	char retry_key[2 * LOGWRITE_ID_MAX + 2];
+	const json_t *original;
+
 	if (!open_spool(sp)) {
 		logwrite_reply_err(w, ERR_UNAVAILABLE, "Redis unreachable and the local spool is unusable");
+		return;
+	}
+	/* A retry of a write spooled earlier in this outage: the original answer. */
+	snprintf(retry_key, sizeof(retry_key), "%s:%s", w->user, w->request_id);
+	original = w->request_id[0] ? json_object_get(sp->replies, retry_key) : NULL;
+	if (original) {
+		reply = json_deep_copy(original);
+		json_object_set_new(reply, "duplicate", json_true());
+		logwrite_reply_ok_read(w, reply);
+		json_decref(reply);
 		return;
 	}
 	if (!w->ops->spool(w, known, next, &reply))
@@ -144,6 +160,8 @@ void spooler_take(struct spooler *sp, struct logwrite *w)
 	if (next[0])
 		json_object_set_new(sp->states, w->record, json_string(next));
 	json_object_set_new(reply, "spooled", json_true());
+	snprintf(retry_key, sizeof(retry_key), "%s:%s", w->user, w->request_id);
+	json_object_set(sp->replies, retry_key, reply);
 	logwrite_reply_ok_read(w, reply);
 	json_decref(reply);
 }
@@ -242,6 +260,7 @@ static void replay_step(evutil_socket_t fd, short what, void *arg)
 			log_info("spool drained: %zu spooled writes logged", sp->replayed);
 		sp->replayed = 0;
 		json_object_clear(sp->states);
+		json_object_clear(sp->replies);
 		return;
 	}
 	if (rc != 0) {
