@@ -6,6 +6,7 @@
 #include "handlers.h"
 #include "journal.h"
 #include "spooler.h"
+#include "tail.h"
 #include "redis_link.h"
 #include "server.h"
 
@@ -47,6 +48,10 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                    json_pack("{s:I,s:I}", "calls_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	json_object_set_new(body, "tails",
+	                    json_pack("{s:I,s:I,s:I}", "subscribers", (json_int_t)tailer_subscribers(srv->tailer),
+	                              "pushed", (json_int_t)tailer_pushed(srv->tailer), "overflows",
+	                              (json_int_t)tailer_overflows(srv->tailer)));
 	json_object_set_new(body, "spool",
 	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
 	                              (json_int_t)spooler_bytes(srv->spooler)));
@@ -54,6 +59,10 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                    json_pack("{s:I,s:I}", "calls_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	json_object_set_new(body, "tails",
+	                    json_pack("{s:I,s:I,s:I}", "subscribers", (json_int_t)tailer_subscribers(srv->tailer),
+	                              "pushed", (json_int_t)tailer_pushed(srv->tailer), "overflows",
+	                              (json_int_t)tailer_overflows(srv->tailer)));
 	json_object_set_new(body, "spool",
 	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
 	                              (json_int_t)spooler_bytes(srv->spooler)));

@@ -229,9 +229,25 @@ static void decide(struct logwrite *w, const json_t *state)
 	reply = json_pack("{s:s,s:s}", "call_id", cw->call_id, "state", call_state_name(next));
 	a = logwrite_append(w, STREAM_CALLS, entry, reply, st);
 	if (a) {
+		char k_open[KEY_MAX];
+
+		/* The wallboard's view of calls in progress (QUEUE). */
+		snprintf(k_open, sizeof(k_open), "%scalls:open", w->srv->cfg->redis.key_prefix);
 		if (cw->event == CALL_END) {
 			add_contact(cw, a, entry);
 			journal_ops_addf(&a->ops, 3, "EXPIRE", a->state_key, "604800");
+			journal_ops_addf(&a->ops, 3, "HDEL", k_open, cw->call_id);
+		} else {
+			json_t *card = json_pack("{s:s,s:O,s:O,s:O}", "state", call_state_name(next), "queue",
+			                         json_object_get(entry, "queue") ? json_object_get(entry, "queue") : json_null(),
+			                         "agent", json_object_get(st, "agent") ? json_object_get(st, "agent") : json_object_get(entry, "agent"),
+			                         "since", json_object_get(entry, "ts"));
+			char *text = json_dumps(card, JSON_COMPACT);
+
+			if (text)
+				journal_ops_addf(&a->ops, 4, "HSET", k_open, cw->call_id, text);
+			free(text);
+			json_decref(card);
 		}
 		logwrite_submit(w, a);
 	}

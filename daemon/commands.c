@@ -14,8 +14,11 @@ static const struct command table[] = {
 	{"HELP", ALLOW_ANYONE, ARGS_NONE, cmd_help},
 	{"PING", ALLOW_ANYONE, ARGS_NONE, cmd_ping},
 	{"POP", ALLOW_AUTHED, ARGS_JSON, cmd_pop},
+	{"QUEUE", ALLOW_SUPERVISOR | ALLOW_ADMIN, ARGS_NONE, cmd_queue},
 	{"QUIT", ALLOW_ANYONE, ARGS_NONE, cmd_quit},
 	{"STATS", ALLOW_SUPERVISOR | ALLOW_ADMIN, ARGS_NONE, cmd_stats},
+	{"TAIL", ALLOW_SUPERVISOR | ALLOW_ADMIN, ARGS_TOKENS, cmd_tail},
+	{"UNTAIL", ALLOW_SUPERVISOR | ALLOW_ADMIN, ARGS_TOKENS, cmd_untail},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) <= STATS_MAX_COMMANDS, "raise STATS_MAX_COMMANDS");

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "server.h"
+#include "tail.h"
 
 static void conn_process_input(struct conn *c);
 
@@ -193,6 +194,8 @@ static void flush_ready(struct conn *c)
 			conn_close(c, "out of memory queueing a reply");
 			return;
 		}
+		if (req->on_written)
+			req->on_written(req->on_written_arg);
 		free_request(req);
 	}
 	if (evbuffer_get_length(out) > limits(c)->max_output) {
@@ -405,6 +408,20 @@ void conn_say_goodbye(struct conn *c, const char *reason)
 	close_if_flushed(c);
 }
 
+bool conn_push(struct conn *c, const char *line, size_t len, size_t cap)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->closed || evbuffer_get_length(out) + len > cap)
+		return false;
+	return evbuffer_add(out, line, len) == 0;
+}
+
+size_t conn_output_pending(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
 void conn_close(struct conn *c, const char *reason)
 {
 	struct request *req, *next;
@@ -412,6 +429,7 @@ void conn_close(struct conn *c, const char *reason)
 	if (c->closed)
 		return;
 	c->closed = true;
+	tail_conn_closed(c);
 	clog_info(c, "closed: %s", reason);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->timer);

@@ -23,6 +23,7 @@
 #include "proto.h"
 
 struct server;
+struct tail_sub;
 
 /* Told the outcome of a request that has no client to answer (a replay). */
 typedef void request_observer_fn(void *arg, const char *err_code /* NULL = OK */, const char *line);
@@ -37,6 +38,8 @@ struct request {
 	request_observer_fn *observer;
 	void *observer_arg;
 	long long replay_at_ms; /* a spooled write replayed: when it happened; 0 = live */
+	void (*on_written)(void *arg); /* after the reply is queued on the socket (TAIL starts pushing) */
+	void *on_written_arg;
 	char *reply;       /* formatted line, set when done */
 	size_t reply_len;
 	bool done;
@@ -58,6 +61,7 @@ struct conn {
 	unsigned n_pending;          /* slots without a reply yet */
 
 	struct event *timer; /* auth / idle timeout */
+	struct tail_sub *tails[2]; /* live tails by stream (tail.c) */
 	bool processing;     /* inside conn_process_input: don't recurse */
 	bool barrier;        /* a session-changing request (AUTH) is in flight: read no further lines */
 	bool read_paused;    /* max_pending reached */
@@ -114,6 +118,11 @@ void conn_clear_identity(struct conn *c);
 
 /* Re-apply limits from the current config (after a reload). */
 void conn_apply_limits(struct conn *c);
+
+/* Queue a server-pushed line ("* kind {json}\n"); false when it would
+ * take the output past `cap` bytes (nothing queued then). */
+bool conn_push(struct conn *c, const char *line, size_t len, size_t cap);
+size_t conn_output_pending(const struct conn *c);
 
 /* Drop every orphan and free c; only the server's reaper calls this. */
 void conn_free(struct conn *c);

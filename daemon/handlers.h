@@ -15,5 +15,9 @@ command_fn cmd_pop;
 command_fn cmd_call;
 /* cmd_complaint.c */
 command_fn cmd_complaint;
+/* cmd_queue.c */
+command_fn cmd_queue;
+/* tail.c */
+command_fn cmd_tail, cmd_untail;
 
 #endif

@@ -16,6 +16,7 @@
 #include "secret_hash.h"
 #include "sla.h"
 #include "spooler.h"
+#include "tail.h"
 
 /* How long a SIGTERM drain may take before the remaining clients are cut. */
 #define DRAIN_DEADLINE_S 10
@@ -220,7 +221,8 @@ struct server *server_new(struct config *cfg)
 	srv->redis = redis_link_new(srv->base, &cfg->redis, "main");
 	srv->journal = journal_new(srv);
 	srv->spooler = srv->journal ? spooler_new(srv) : NULL;
-	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL) {
+	srv->tailer = srv->redis ? tailer_new(srv) : NULL;
+	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL || srv->tailer == NULL) {
 		log_error("cannot create the Redis link");
 		goto fail;
 	}
@@ -242,6 +244,7 @@ int server_run(struct server *srv)
 	char status[128];
 
 	redis_link_start(srv->redis);
+	tailer_start(srv->tailer);
 	srv->watchdog = notify_watchdog_start(srv->base);
 	snprintf(status, sizeof(status), "serving %zu listener(s)", srv->n_listeners);
 	notify_ready(status);
@@ -268,6 +271,7 @@ void server_free(struct server *srv)
 		reap(-1, 0, srv);
 	/* The Redis link and the password pool may still hold orphaned requests;
 	 * freeing them completes those (NULL reply / failed check). */
+	tailer_free(srv->tailer);
 	redis_link_free(srv->redis);
 	journal_free(srv->journal);
 	spooler_free(srv->spooler);

@@ -18,6 +18,7 @@ struct redis_link;
 struct pwhash_pool;
 struct journal;
 struct spooler;
+struct tailer;
 
 struct server {
 	struct event_base *base;
@@ -34,6 +35,7 @@ struct server {
 	struct redis_link *redis;
 	struct journal *journal;
 	struct spooler *spooler;
+	struct tailer *tailer;
 	struct pwhash_pool *pwhash;
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 
