@@ -19,7 +19,9 @@ Environment:
 """
 
 import atexit
+import calendar
 import copy
+import hashlib
 import json
 import os
 import re
@@ -1083,6 +1085,117 @@ def stats(client):
 
 
 # --------------------------------------------------------------------------
+# Log stream helpers: customers written straight into Redis, the log streams
+# (hotline:log:calls, hotline:log:complaints) read back, their hash chain
+# (chain.h) verified independently with hashlib, and `hotline verify`.
+
+KEY_PREFIX = "hotline:"  # make_config's redis.key_prefix
+GENESIS = "0" * 64  # the prev of a stream's first entry
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # an entry's ts
+
+
+def put_customer(r, cid, name, phones=(), **fields):
+    """HSET customer:<cid> id, name, then fields in the order given (None
+    values left out); SADD cid to phone:<number> for each phone."""
+    args = ["HSET", KEY_PREFIX + "customer:" + cid, "id", cid, "name", name]
+    for k, v in fields.items():
+        if v is not None:
+            args += [k, v]
+    r.command(*args)
+    for ph in phones:
+        r.command("SADD", KEY_PREFIX + "phone:" + ph, cid)
+
+
+def read_stream(r, key):
+    """[(id, {field: bytes})] in stream order."""
+    out = []
+    for sid, flat in r.command("XRANGE", key, "-", "+"):
+        out.append((sid.decode(), {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}))
+    return out
+
+
+def stream_entries(r, key, **match):
+    """The parsed entry JSON of every stream entry whose fields equal match."""
+    out = []
+    for _, f in read_stream(r, key):
+        e = json.loads(f["entry"])
+        if all(e.get(k) == v for k, v in match.items()):
+            out.append(e)
+    return out
+
+
+def epoch(ts):
+    """Unix seconds of '2026-11-23T01:17:20Z' or (floored) '...20.520Z'."""
+    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def chain_hash(prev, seq_text, entry_bytes):
+    return hashlib.sha256(prev.encode() + b"\n" + seq_text.encode() + b"\n" + entry_bytes).hexdigest()
+
+
+def chain_problems(stream):
+    """Verify the hash chain (chain.h) of [(id, fields)]; return a list of
+    (index, kind) with kind in modified gap out_of_order broken_link
+    malformed id_order.  Re-anchors on each entry, like chain.c, so one
+    alteration is reported where it is, not for every later entry."""
+    problems = []
+    last_seq, last_hash, last_id = 0, GENESIS, (-1, -1)
+    for i, (sid, f) in enumerate(stream):
+        ms, _, n = sid.partition("-")
+        this_id = (int(ms), int(n))
+        if this_id <= last_id:
+            problems.append((i, "id_order"))
+        last_id = this_id
+        try:
+            seq_text = f["seq"].decode()
+            prev = f["prev"].decode()
+            h = f["hash"].decode()
+            entry = f["entry"]
+        except (KeyError, UnicodeDecodeError):
+            problems.append((i, "malformed"))
+            continue
+        if not re.fullmatch(r"[1-9][0-9]*", seq_text) or not HEX64.match(prev) or not HEX64.match(h):
+            problems.append((i, "malformed"))
+            continue
+        seq = int(seq_text)
+        if chain_hash(prev, seq_text, entry) != h:
+            problems.append((i, "modified"))
+        if seq > last_seq + 1:
+            problems.append((i, "gap"))
+        elif seq <= last_seq:
+            problems.append((i, "out_of_order"))
+        if prev != last_hash:
+            problems.append((i, "broken_link"))
+        last_seq, last_hash = seq, h
+    return problems
+
+
+_VERIFY_CLI = None
+
+
+def hotline_verify(daemon, which="all"):
+    """(exit status, findings) of `hotline verify --json` against the
+    daemon's config, run in its harness's directory, or None when the CLI
+    has no verify command."""
+    global _VERIFY_CLI
+    if _VERIFY_CLI is None:
+        try:
+            r = subprocess.run([HOTLINE, "verify", "--help"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=T(30))
+            _VERIFY_CLI = r.returncode == 0
+        except OSError:
+            _VERIFY_CLI = False
+    if not _VERIFY_CLI:
+        return None
+    r = subprocess.run([HOTLINE, "verify", which, "-c", daemon.config_path, "--json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=daemon.h.tmp, timeout=T(30))
+    if r.returncode not in (0, 1):
+        raise AssertionError(f"hotline verify failed (rc={r.returncode}): {r.stderr.decode()!r}")
+    return r.returncode, [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------
 # Harness: the per-script temp dir and cleanup
 
 
@@ -1213,6 +1326,33 @@ class TestCase(unittest.TestCase):
     def assertBye(self, line, reason):
         body = parse_push(line, "bye")
         self.assertEqual(body.get("reason"), reason, f"line {line!r}")
+
+
+# --------------------------------------------------------------------------
+# Redis outage helpers
+
+
+class RedisOutageMixin:
+    """For a TestCase with self.redis and self.daemon: take Redis away
+    (kill -9) and bring it back, and classify a write made meanwhile."""
+
+    def outage(self):
+        mark = self.daemon.log_mark()
+        self.redis.kill9()
+        self.daemon.wait_log(r"redis link down", since=mark)
+
+    def back(self):
+        self.redis.restart()
+        sup = self.connect_auth("super1")
+        wait_until(lambda: stats(sup)["redis"]["state"] == "up", what="redis link up")
+
+    def spooled_or_unavailable(self, reply):
+        """'spooled' or 'unavailable'; anything else fails."""
+        if reply.startswith("OK"):
+            self.assertIs(parse_ok_json(reply).get("spooled"), True, reply)
+            return "spooled"
+        self.assertErr(reply, "unavailable")
+        return "unavailable"
 
 
 def main():

@@ -1,16 +1,13 @@
 """CALL, the call log: the life of a call (offer answer hold resume transfer
 end), leg ownership, the stream hotline:log:calls and its hash chain
-(verified here independently with hashlib, tampering included, and
+(verified independently with hashlib by harness.py, tampering included, and
 cross-checked with `hotline verify` when the CLI has it), the POP
 call link and the customer's recent contacts, request_id retries,
 pipelining, racing writers, and Redis going away."""
 
-import calendar
-import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import unittest
@@ -19,11 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 H = None
-P = "hotline:"
+P = harness.KEY_PREFIX
 CALLS = P + "log:calls"
-GENESIS = "0" * 64
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 STREAM_ID_RE = re.compile(r"^\d+-\d+$")
 
 
@@ -34,99 +28,6 @@ def setUpModule():
 
 # --------------------------------------------------------------------------
 # Helpers
-
-
-def put_customer(r, cid, name, phones=(), tier="lead"):
-    r.command("HSET", P + "customer:" + cid, "id", cid, "name", name, "tier", tier, "status", "active")
-    for ph in phones:
-        r.command("SADD", P + "phone:" + ph, cid)
-
-
-def read_stream(r, key=CALLS):
-    """[(id, {field: bytes})] in stream order."""
-    out = []
-    for sid, flat in r.command("XRANGE", key, "-", "+"):
-        out.append((sid.decode(), {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}))
-    return out
-
-
-def entries(r, key=CALLS, **match):
-    """The parsed entry JSON of every stream entry whose fields equal match."""
-    out = []
-    for _, f in read_stream(r, key):
-        e = json.loads(f["entry"])
-        if all(e.get(k) == v for k, v in match.items()):
-            out.append(e)
-    return out
-
-
-def chain_hash(prev, seq_text, entry_bytes):
-    return hashlib.sha256(prev.encode() + b"\n" + seq_text.encode() + b"\n" + entry_bytes).hexdigest()
-
-
-def chain_problems(stream):
-    """Verify the hash chain (chain.h) of [(id, fields)]; return a list of
-    (index, kind) with kind in modified gap out_of_order broken_link
-    malformed id_order.  Re-anchors on each entry, like chain.c, so one
-    alteration is reported where it is, not for every later entry."""
-    problems = []
-    last_seq, last_hash, last_id = 0, GENESIS, (-1, -1)
-    for i, (sid, f) in enumerate(stream):
-        ms, _, n = sid.partition("-")
-        this_id = (int(ms), int(n))
-        if this_id <= last_id:
-            problems.append((i, "id_order"))
-        last_id = this_id
-        try:
-            seq_text = f["seq"].decode()
-            prev = f["prev"].decode()
-            h = f["hash"].decode()
-            entry = f["entry"]
-        except (KeyError, UnicodeDecodeError):
-            problems.append((i, "malformed"))
-            continue
-        if not re.fullmatch(r"[1-9][0-9]*", seq_text) or not HEX64.match(prev) or not HEX64.match(h):
-            problems.append((i, "malformed"))
-            continue
-        seq = int(seq_text)
-        if chain_hash(prev, seq_text, entry) != h:
-            problems.append((i, "modified"))
-        if seq > last_seq + 1:
-            problems.append((i, "gap"))
-        elif seq <= last_seq:
-            problems.append((i, "out_of_order"))
-        if prev != last_hash:
-            problems.append((i, "broken_link"))
-        last_seq, last_hash = seq, h
-    return problems
-
-
-_VERIFY_CLI = None
-
-
-def hotline_verify(daemon, which="all"):
-    """(exit status, findings) of `hotline verify --json` against the
-    daemon's config, or None when the CLI has no verify command."""
-    global _VERIFY_CLI
-    if _VERIFY_CLI is None:
-        try:
-            r = subprocess.run([harness.HOTLINE, "verify", "--help"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=harness.T(30))
-            _VERIFY_CLI = r.returncode == 0
-        except OSError:
-            _VERIFY_CLI = False
-    if not _VERIFY_CLI:
-        return None
-    r = subprocess.run([harness.HOTLINE, "verify", which, "-c", daemon.config_path, "--json"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=H.tmp, timeout=harness.T(30))
-    if r.returncode not in (0, 1):
-        raise AssertionError(f"hotline verify failed (rc={r.returncode}): {r.stderr.decode()!r}")
-    return r.returncode, [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
-
-
-def ts_seconds(ts):
-    """Unix seconds (floor) of an entry ts like 2026-11-22T21:17:20.520Z."""
-    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
 def call(c, event, **args):
@@ -151,7 +52,7 @@ class CallTestBase(harness.TestCase):
 
     def call_entries(self, call_id):
         with self.redis.client() as r:
-            return entries(r, call_id=call_id)
+            return harness.stream_entries(r, CALLS, call_id=call_id)
 
     def call_state(self, call_id):
         with self.redis.client() as r:
@@ -174,8 +75,8 @@ class CallLogTest(CallTestBase):
         cls.daemon = H.start_daemon(cls.redis.address, phone={"default_country": "86"})
         cls.addClassCleanup(cls.daemon.stop)
         with cls.redis.client() as r:
-            put_customer(r, "C1", "Wang Fang", phones=["+8613800138000"], tier="platinum")
-            put_customer(r, "C2", "Li Wei", phones=["+8613900139000"], tier="gold")
+            harness.put_customer(r, "C1", "Wang Fang", phones=["+8613800138000"], tier="platinum", status="active")
+            harness.put_customer(r, "C2", "Li Wei", phones=["+8613900139000"], tier="gold", status="active")
 
     def test_full_call_life_entries_and_state(self):
         c = self.connect_auth("agent1")
@@ -201,12 +102,12 @@ class CallLogTest(CallTestBase):
         self.assertEqual([e["event"] for e in es], ["offer", "answer", "hold", "resume", "end"])
         self.assertEqual([e["state"] for e in es], [b["state"] for b in bodies])
         with self.redis.client() as r:
-            ids = [sid for sid, f in read_stream(r) if json.loads(f["entry"])["call_id"] == cid]
+            ids = [sid for sid, f in harness.read_stream(r, CALLS) if json.loads(f["entry"])["call_id"] == cid]
         self.assertEqual(ids, [b["id"] for b in bodies], "reply ids are the stream entry ids")
         for e in es:
             self.assertEqual(e["agent"], "agent1")
             self.assertEqual(e["role"], "agent")
-            self.assertRegex(e["ts"], TS_RE)
+            self.assertRegex(e["ts"], harness.TS_RE)
             # known facts are carried onto every later entry
             self.assertEqual(e["customer_id"], "C1")
             self.assertEqual(e["phone"], "+8613800138000")
@@ -524,15 +425,15 @@ class CallLogTest(CallTestBase):
         self.offer_answer(c, cid)
         call_ok(c, "end", call_id=cid, disposition="resolved")
         with self.redis.client() as r:
-            stream = read_stream(r)
+            stream = harness.read_stream(r, CALLS)
         self.assertGreaterEqual(len(stream), 3)
-        self.assertEqual(chain_problems(stream), [])
+        self.assertEqual(harness.chain_problems(stream), [])
         self.assertEqual([int(f["seq"]) for _, f in stream], list(range(1, len(stream) + 1)))
-        self.assertEqual(stream[0][1]["prev"].decode(), GENESIS)
+        self.assertEqual(stream[0][1]["prev"].decode(), harness.GENESIS)
         for _, f in stream:
             self.assertEqual(set(f), {"seq", "prev", "hash", "entry"})
             json.loads(f["entry"])  # the entry is JSON text
-        verified = hotline_verify(self.daemon, "calls")
+        verified = harness.hotline_verify(self.daemon, "calls")
         if verified is not None:
             self.assertEqual(verified, (0, []))
 
@@ -555,7 +456,7 @@ class ChainTamperTest(CallTestBase):
             call_ok(self.c, "end", call_id=cid, disposition="resolved")
         self.r = self.redis.client()
         self.addCleanup(self.r.close)
-        self.assertEqual(chain_problems(read_stream(self.r)), [])
+        self.assertEqual(harness.chain_problems(harness.read_stream(self.r, CALLS)), [])
         self.assertEqual(self.r.command("XLEN", CALLS), 9)
 
     def xadd(self, fields):
@@ -566,12 +467,12 @@ class ChainTamperTest(CallTestBase):
 
     def assert_cli_agrees(self):
         """`hotline verify` (the daemon's own chain.c) flags the same entries."""
-        verified = hotline_verify(self.daemon, "calls")
+        verified = harness.hotline_verify(self.daemon, "calls")
         if verified is None:
             return
         rc, findings = verified
-        stream = read_stream(self.r)
-        flagged = {stream[i][0] for i, _ in chain_problems(stream)}
+        stream = harness.read_stream(self.r, CALLS)
+        flagged = {stream[i][0] for i, _ in harness.chain_problems(stream)}
         self.assertEqual({f["id"] for f in findings}, flagged, findings)
         self.assertEqual(rc, 1 if flagged else 0)
 
@@ -582,16 +483,16 @@ class ChainTamperTest(CallTestBase):
         return cid
 
     def test_deleted_entry_is_a_gap(self):
-        stream = read_stream(self.r)
+        stream = harness.read_stream(self.r, CALLS)
         self.assertEqual(self.r.command("XDEL", CALLS, stream[4][0]), 1)
-        problems = chain_problems(read_stream(self.r))
+        problems = harness.chain_problems(harness.read_stream(self.r, CALLS))
         self.assertIn((4, "gap"), problems)
         self.assertIn((4, "broken_link"), problems)
         self.assertEqual({i for i, _ in problems}, {4}, problems)
         self.assert_cli_agrees()
 
     def test_rewritten_entry_is_detected(self):
-        stream = read_stream(self.r)
+        stream = harness.read_stream(self.r, CALLS)
         sid, f = stream[2]  # the first call's end
         entry = json.loads(f["entry"])
         self.assertEqual(entry["event"], "end")
@@ -599,7 +500,7 @@ class ChainTamperTest(CallTestBase):
         forged = dict(f, entry=json.dumps(entry, separators=(",", ":")).encode())
         self.r.command("XDEL", CALLS, sid)
         self.xadd(forged)
-        problems = chain_problems(read_stream(self.r))
+        problems = harness.chain_problems(harness.read_stream(self.r, CALLS))
         kinds = {k for _, k in problems}
         self.assertIn("modified", kinds)
         self.assertIn("gap", kinds)  # where it was taken out
@@ -607,13 +508,13 @@ class ChainTamperTest(CallTestBase):
         # the daemon carries on, and its new entry links onto the stream's
         # real last entry, so only the tampered places are reported
         self.log_one_more()
-        after = read_stream(self.r)
+        after = harness.read_stream(self.r, CALLS)
         self.assertEqual(len(after), 10)
-        self.assertFalse([p for p in chain_problems(after) if p[0] == 9], chain_problems(after))
+        self.assertFalse([p for p in harness.chain_problems(after) if p[0] == 9], harness.chain_problems(after))
         self.assert_cli_agrees()
 
     def test_edit_with_recomputed_hash_breaks_the_next_link(self):
-        stream = read_stream(self.r)
+        stream = harness.read_stream(self.r, CALLS)
         k = 5
         rebuilt = []
         for i, (_, f) in enumerate(stream):
@@ -622,41 +523,41 @@ class ChainTamperTest(CallTestBase):
                 e = json.loads(f["entry"])
                 e["agent"] = "agent2"
                 f["entry"] = json.dumps(e, separators=(",", ":")).encode()
-                f["hash"] = chain_hash(f["prev"].decode(), f["seq"].decode(), f["entry"]).encode()
+                f["hash"] = harness.chain_hash(f["prev"].decode(), f["seq"].decode(), f["entry"]).encode()
             rebuilt.append(f)
         self.r.command("DEL", CALLS)
         for f in rebuilt:
             self.xadd(f)
-        self.assertEqual(chain_problems(read_stream(self.r)), [(k + 1, "broken_link")])
+        self.assertEqual(harness.chain_problems(harness.read_stream(self.r, CALLS)), [(k + 1, "broken_link")])
         self.assert_cli_agrees()
 
     def test_forged_appends_are_detected(self):
-        stream = read_stream(self.r)
+        stream = harness.read_stream(self.r, CALLS)
         last = stream[-1][1]
         e = {"event": "offer", "call_id": "forged", "agent": "agent2", "role": "agent",
              "ts": "2026-01-01T00:00:00.000Z", "queue": "mobile", "state": "offered"}
         text = json.dumps(e, separators=(",", ":"))
         # a plausible seq and prev but a made-up hash
         self.xadd({"seq": "10", "prev": last["hash"], "hash": "ab" * 32, "entry": text})
-        self.assertEqual(chain_problems(read_stream(self.r)), [(9, "modified")])
+        self.assertEqual(harness.chain_problems(harness.read_stream(self.r, CALLS)), [(9, "modified")])
         # a copy of an earlier entry replayed at the end
         self.xadd(stream[3][1])
-        problems = chain_problems(read_stream(self.r))
+        problems = harness.chain_problems(harness.read_stream(self.r, CALLS))
         self.assertIn((10, "out_of_order"), problems)
         self.assertIn((10, "broken_link"), problems)
         # a garbage entry
         self.r.command("XADD", CALLS, "*", "seq", "x", "entry", "{}")
-        self.assertIn((11, "malformed"), chain_problems(read_stream(self.r)))
+        self.assertIn((11, "malformed"), harness.chain_problems(harness.read_stream(self.r, CALLS)))
         self.assert_cli_agrees()
 
     def test_untouched_chain_survives_many_appends(self):
         for _ in range(5):
             self.log_one_more()
-        self.assertEqual(chain_problems(read_stream(self.r)), [])
+        self.assertEqual(harness.chain_problems(harness.read_stream(self.r, CALLS)), [])
         self.assert_cli_agrees()
 
 
-class CallRedisDownTest(CallTestBase):
+class CallRedisDownTest(harness.RedisOutageMixin, CallTestBase):
     """Redis goes away (kill -9) and comes back with its data (AOF with
     fsync always).  A write during the outage is either refused with
     ERR unavailable or, with the spool, acknowledged "spooled":true and
@@ -670,29 +571,11 @@ class CallRedisDownTest(CallTestBase):
         self.addCleanup(self.daemon.stop)
         self.c = self.connect_auth("agent1")
 
-    def outage(self):
-        mark = self.daemon.log_mark()
-        self.redis.kill9()
-        self.daemon.wait_log(r"redis link down", since=mark)
-
-    def back(self):
-        self.redis.restart()
-        sup = self.connect_auth("super1")
-        harness.wait_until(lambda: harness.stats(sup)["redis"]["state"] == "up", what="redis link up")
-
-    def spooled_or_unavailable(self, reply):
-        """'spooled' or 'unavailable'; anything else fails."""
-        if reply.startswith("OK"):
-            self.assertIs(harness.parse_ok_json(reply).get("spooled"), True, reply)
-            return "spooled"
-        self.assertErr(reply, "unavailable")
-        return "unavailable"
-
     def wait_logged(self, call_ids, n):
         """Wait (bounded) until the stream holds n entries for call_ids; return them."""
         def logged():
             with self.redis.client() as r:
-                got = [e for e in entries(r) if e["call_id"] in call_ids]
+                got = [e for e in harness.stream_entries(r, CALLS) if e["call_id"] in call_ids]
             return got if len(got) >= n else None
         return harness.wait_until(logged, what=f"{n} entries replayed from the spool")
 
@@ -728,7 +611,7 @@ class CallRedisDownTest(CallTestBase):
             for event, args in writes:
                 call_ok(c, event, **args)
             with self.redis.client() as r:
-                got = [e for e in entries(r) if e["call_id"] in (down, before)]
+                got = [e for e in harness.stream_entries(r, CALLS) if e["call_id"] in (down, before)]
         self.assertEqual([(e["event"], e["call_id"]) for e in got],
                          [("offer", before), ("answer", before)] + [(ev, a["call_id"]) for ev, a in writes],
                          "each write logged exactly once, in order")
@@ -736,7 +619,7 @@ class CallRedisDownTest(CallTestBase):
             self.assertNotIn("rejected", e)
             if outcomes[0] == "spooled":
                 # logged with the time the agent acted, not the time of the replay
-                self.assertLessEqual(ts_seconds(e["ts"]), t_down + harness.T(5))
+                self.assertLessEqual(harness.epoch(e["ts"]), t_down + harness.T(5))
         self.assertEqual(self.call_state(down)["state"], "ended")
         self.assertEqual(self.call_state(before)["state"], "held")
         # a retry of the offer now is answered from the log
@@ -744,10 +627,10 @@ class CallRedisDownTest(CallTestBase):
         self.assertIs(again.get("duplicate"), True)
         self.assertEqual(again["state"], "offered")
         with self.redis.client() as r:
-            self.assertEqual(chain_problems(read_stream(r)), [])
+            self.assertEqual(harness.chain_problems(harness.read_stream(r, CALLS)), [])
             self.assertEqual(r.command("XLEN", CALLS), 6)
         self.assertEqual(call_ok(c, "resume", call_id=before)["state"], "answered")
-        verified = hotline_verify(self.daemon)
+        verified = harness.hotline_verify(self.daemon)
         if verified is not None:
             self.assertEqual(verified, (0, []))
 
@@ -780,7 +663,7 @@ class CallRedisDownTest(CallTestBase):
             self.assertNotIn("rejected", e)
         self.assertEqual(self.call_state(fresh)["state"], "answered")
         with self.redis.client() as r:
-            self.assertEqual(chain_problems(read_stream(r)), [])
+            self.assertEqual(harness.chain_problems(harness.read_stream(r, CALLS)), [])
 
     def test_retry_with_the_same_request_id_during_the_outage(self):
         c = self.c

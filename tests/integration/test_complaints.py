@@ -13,11 +13,9 @@ ts says which second it acted in."""
 
 import calendar
 import datetime
-import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import unittest
@@ -26,13 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 H = None
-P = "hotline:"
+P = harness.KEY_PREFIX
 STREAM = P + "log:complaints"
-GENESIS = "0" * 64
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ID_RE = re.compile(r"^K\d{8}-[A-Z2-9]{8}$")
 DUE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 TIERS = ["platinum", "gold", "iron", "lead"]
 SEVERITIES = ["critical", "high", "medium", "low"]
@@ -64,74 +59,7 @@ def setUpModule():
 
 def seed_customers(r):
     for cid, name, phones, tier in CUSTOMERS:
-        args = ["HSET", P + "customer:" + cid, "id", cid, "name", name, "status", "active"]
-        if tier is not None:
-            args += ["tier", tier]
-        r.command(*args)
-        for ph in phones:
-            r.command("SADD", P + "phone:" + ph, cid)
-
-
-def epoch(text):
-    """Unix seconds of '2026-11-23T01:17:20Z' or (floored) '...20.520Z'."""
-    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
-
-
-def read_stream(r, key=STREAM):
-    out = []
-    for sid, flat in r.command("XRANGE", key, "-", "+"):
-        out.append((sid.decode(), {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}))
-    return out
-
-
-def chain_problems(stream):
-    """Independent check of the hash chain (chain.h): [(index, kind)]."""
-    problems = []
-    last_seq, last_hash = 0, GENESIS
-    for i, (_, f) in enumerate(stream):
-        try:
-            seq_text, prev, h, entry = f["seq"].decode(), f["prev"].decode(), f["hash"].decode(), f["entry"]
-        except (KeyError, UnicodeDecodeError):
-            problems.append((i, "malformed"))
-            continue
-        if not re.fullmatch(r"[1-9][0-9]*", seq_text) or not HEX64.match(prev) or not HEX64.match(h):
-            problems.append((i, "malformed"))
-            continue
-        want = hashlib.sha256(prev.encode() + b"\n" + seq_text.encode() + b"\n" + entry).hexdigest()
-        if h != want:
-            problems.append((i, "modified"))
-        seq = int(seq_text)
-        if seq > last_seq + 1:
-            problems.append((i, "gap"))
-        elif seq <= last_seq:
-            problems.append((i, "out_of_order"))
-        if prev != last_hash:
-            problems.append((i, "broken_link"))
-        last_seq, last_hash = seq, h
-    return problems
-
-
-_VERIFY_CLI = None
-
-
-def hotline_verify(daemon, which="all"):
-    """(exit status, findings) of `hotline verify --json` against the
-    daemon's config, or None when the CLI has no verify command."""
-    global _VERIFY_CLI
-    if _VERIFY_CLI is None:
-        try:
-            r = subprocess.run([harness.HOTLINE, "verify", "--help"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=harness.T(30))
-            _VERIFY_CLI = r.returncode == 0
-        except OSError:
-            _VERIFY_CLI = False
-    if not _VERIFY_CLI:
-        return None
-    r = subprocess.run([harness.HOTLINE, "verify", which, "-c", daemon.config_path, "--json"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=H.tmp, timeout=harness.T(30))
-    if r.returncode not in (0, 1):
-        raise AssertionError(f"hotline verify failed (rc={r.returncode}): {r.stderr.decode()!r}")
-    return r.returncode, [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+        harness.put_customer(r, cid, name, phones, status="active", tier=tier)
 
 
 def complaint(c, action, **args):
@@ -173,12 +101,7 @@ class ComplaintTestBase(harness.TestCase):
 
     def stream_entries(self, kid):
         with self.redis.client() as r:
-            out = []
-            for _, f in read_stream(r):
-                e = json.loads(f["entry"])
-                if e.get("complaint_id") == kid:
-                    out.append(e)
-            return out
+            return harness.stream_entries(r, STREAM, complaint_id=kid)
 
     def pop_open(self, c, cid):
         return {x["complaint_id"]: x for x in c.request_json(
@@ -225,14 +148,14 @@ class ComplaintTest(ComplaintTestBase):
         self.assertEqual((comp["level"], comp["reopened"], comp["overdue"]), (0, 0, False))
         self.assertNotIn("owner", comp)
         self.assertEqual(comp["due"], body["due"])
-        self.assertEqual(epoch(comp["due"]) - epoch(comp["opened_at"]), sla_seconds("medium", "gold"))
+        self.assertEqual(harness.epoch(comp["due"]) - harness.epoch(comp["opened_at"]), sla_seconds("medium", "gold"))
 
         self.assertEqual(len(hist), 1)
         e = hist[0]
         self.assertEqual((e["event"], e["complaint_id"], e["agent"], e["role"], e["state"]),
                          ("open", kid, "agent1", "agent", "open"))
-        self.assertRegex(e["ts"], TS_RE)
-        self.assertEqual(epoch(e["ts"]), epoch(comp["opened_at"]))
+        self.assertRegex(e["ts"], harness.TS_RE)
+        self.assertEqual(harness.epoch(e["ts"]), harness.epoch(comp["opened_at"]))
         self.assertEqual((e["customer_id"], e["call_id"], e["note"], e["due"]), ("CG", "call-k1", "angry", body["due"]))
         self.assertEqual(self.stream_entries(kid), hist, "history is the stream's entries for it")
 
@@ -244,25 +167,25 @@ class ComplaintTest(ComplaintTestBase):
                 body = self.open(c, sev=sev, customer_id=cust)
                 comp, _ = self.get(c, body["complaint_id"])
                 self.assertEqual(comp["tier"], tier)
-                got[sev, tier] = epoch(comp["due"]) - epoch(comp["opened_at"])
+                got[sev, tier] = harness.epoch(comp["due"]) - harness.epoch(comp["opened_at"])
         self.assertEqual(got, {(s, t): sla_seconds(s, t) for s in SEVERITIES for t in TIERS})
         # so a platinum customer's complaint comes due first
         a = self.open(c, sev="high", customer_id="CL")
         b = self.open(c, sev="high", customer_id="CP")
-        self.assertLess(epoch(b["due"]), epoch(a["due"]))
+        self.assertLess(harness.epoch(b["due"]), harness.epoch(a["due"]))
 
     def test_unknown_tier_and_unknown_caller_get_the_lead_deadline(self):
         c = self.connect_auth("agent1")
         odd = self.open(c, sev="critical", customer_id="CX")
         comp, _ = self.get(c, odd["complaint_id"])
         self.assertEqual((comp["customer_id"], comp["tier"]), ("CX", "lead"))
-        self.assertEqual(epoch(comp["due"]) - epoch(comp["opened_at"]), sla_seconds("critical", "lead"))
+        self.assertEqual(harness.epoch(comp["due"]) - harness.epoch(comp["opened_at"]), sla_seconds("critical", "lead"))
         anon = self.open(c, sev="critical", phone="139 1234 5678")
         comp, hist = self.get(c, anon["complaint_id"])
         self.assertNotIn("customer_id", comp)
         self.assertEqual(comp["phone"], "+8613912345678")
         self.assertEqual(comp["tier"], "lead")
-        self.assertEqual(epoch(comp["due"]) - epoch(comp["opened_at"]), sla_seconds("critical", "lead"))
+        self.assertEqual(harness.epoch(comp["due"]) - harness.epoch(comp["opened_at"]), sla_seconds("critical", "lead"))
         self.assertNotIn("customer_id", hist[0])
 
     def test_customer_record_without_tier_gets_the_lead_deadline(self):
@@ -418,19 +341,19 @@ class ComplaintTest(ComplaintTestBase):
         c = self.connect_auth("agent1")
         kid = self.open(c, sev="critical", customer_id="CG")["complaint_id"]
         complaint_ok(c, "ack", complaint_id=kid)
-        due0 = epoch(self.get(c, kid)[0]["due"])
+        due0 = harness.epoch(self.get(c, kid)[0]["due"])
         complaint_ok(c, "wait", complaint_id=kid)
         comp, _ = self.get(c, kid)
         self.assertEqual(comp["state"], "waiting")
         self.assertIn("paused_at", comp)
-        self.assertEqual(epoch(comp["due"]), due0, "waiting alone does not move the deadline")
+        self.assertEqual(harness.epoch(comp["due"]), due0, "waiting alone does not move the deadline")
         time.sleep(2.1)
         body = complaint_ok(c, "resume", complaint_id=kid)
         comp, hist = self.get(c, kid)
         self.assertNotIn("paused_at", comp)
-        paused_at, resumed_at = epoch(hist[-2]["ts"]), epoch(hist[-1]["ts"])
+        paused_at, resumed_at = harness.epoch(hist[-2]["ts"]), harness.epoch(hist[-1]["ts"])
         self.assertGreaterEqual(resumed_at - paused_at, 2)
-        self.assertEqual(epoch(comp["due"]), due0 + (resumed_at - paused_at))
+        self.assertEqual(harness.epoch(comp["due"]), due0 + (resumed_at - paused_at))
         self.assertEqual(body["due"], comp["due"])
         self.assertEqual(hist[-1]["due"], comp["due"])
 
@@ -438,21 +361,21 @@ class ComplaintTest(ComplaintTestBase):
         c = self.connect_auth("agent1")
         sup = self.connect_auth("super1")
         kid = self.open(c, sev="critical", customer_id="CL")["complaint_id"]
-        due = epoch(self.get(c, kid)[0]["due"])
+        due = harness.epoch(self.get(c, kid)[0]["due"])
         for level in (1, 2):
             body = complaint_ok(sup, "escalate", complaint_id=kid)
             comp, hist = self.get(c, kid)
-            now = epoch(hist[-1]["ts"])
+            now = harness.epoch(hist[-1]["ts"])
             want = escalated(due, now)
             self.assertLess(want, due)
-            self.assertEqual(epoch(comp["due"]), want)
+            self.assertEqual(harness.epoch(comp["due"]), want)
             self.assertEqual((body["level"], comp["level"], body["due"]), (level, level, comp["due"]))
             due = want
         # escalating a waiting complaint raises the level, the clock stays stopped
         complaint_ok(c, "ack", complaint_id=kid)
         complaint_ok(c, "wait", complaint_id=kid)
         body = complaint_ok(sup, "escalate", complaint_id=kid)
-        self.assertEqual((body["state"], body["level"], epoch(body["due"])), ("waiting", 3, due))
+        self.assertEqual((body["state"], body["level"], harness.epoch(body["due"])), ("waiting", 3, due))
 
     def test_reopen_only_within_the_window(self):
         c = self.connect_auth("agent1")
@@ -471,14 +394,14 @@ class ComplaintTest(ComplaintTestBase):
         self.assertEqual(comp["reopened"], 1)
         self.assertNotIn("owner", comp)
         # a fresh deadline from the moment of reopening
-        self.assertEqual(epoch(comp["due"]), epoch(hist[-1]["ts"]) + sla_seconds("medium", "platinum"))
+        self.assertEqual(harness.epoch(comp["due"]), harness.epoch(hist[-1]["ts"]) + sla_seconds("medium", "platinum"))
         self.assertIsNotNone(self.rcmd("ZSCORE", P + "complaints:unassigned", kid))
 
     def test_projections_follow_the_complaint(self):
         c = self.connect_auth("agent2")
         kid = self.open(c, sev="low", cat="quality", summary="noisy line", customer_id="CG")["complaint_id"]
         comp, _ = self.get(c, kid)
-        due = epoch(comp["due"])
+        due = harness.epoch(comp["due"])
         self.assertEqual(float(self.rcmd("ZSCORE", P + "complaints:open", kid)), due)
         self.assertEqual(float(self.rcmd("ZSCORE", P + "complaints:unassigned", kid)), due)
         self.assertEqual(self.rcmd("HGET", P + f"complaint:{kid}", "state"), b"open")
@@ -564,12 +487,12 @@ class ComplaintTest(ComplaintTestBase):
         kid = self.open(c)["complaint_id"]
         complaint_ok(c, "ack", complaint_id=kid)
         with self.redis.client() as r:
-            stream = read_stream(r)
+            stream = harness.read_stream(r, STREAM)
         self.assertGreaterEqual(len(stream), 2)
-        self.assertEqual(chain_problems(stream), [])
-        self.assertEqual(stream[0][1]["prev"].decode(), GENESIS)
+        self.assertEqual(harness.chain_problems(stream), [])
+        self.assertEqual(stream[0][1]["prev"].decode(), harness.GENESIS)
         self.assertEqual([int(f["seq"]) for _, f in stream], list(range(1, len(stream) + 1)))
-        verified = hotline_verify(self.daemon, "complaints")
+        verified = harness.hotline_verify(self.daemon, "complaints")
         if verified is not None:
             self.assertEqual(verified, (0, []))
 
@@ -601,7 +524,7 @@ class ComplaintQueueTest(ComplaintTestBase):
         self.assertEqual(got, [1, 1, 2, 2])
         ids = [x["complaint_id"] for x in complaint_ok(c, "list")["complaints"]]
         self.assertEqual(len(ids), 4)
-        dues = [epoch(self.get(c, k)[0]["due"]) for k in ids]
+        dues = [harness.epoch(self.get(c, k)[0]["due"]) for k in ids]
         self.assertEqual(dues, sorted(dues))
         self.assertEqual([self.get(c, k)[0]["severity"] for k in ids], ["critical", "high", "medium", "low"])
 
@@ -742,7 +665,7 @@ class BusinessHoursTest(ComplaintTestBase):
         kid = body["complaint_id"]
         self.assertRegex(body["due"], DUE_RE)
         # no SLA time ever passes: the deadline is beyond any horizon
-        self.assertGreater(epoch(body["due"]), time.time() + 400 * 86400)
+        self.assertGreater(harness.epoch(body["due"]), time.time() + 400 * 86400)
         complaint_ok(c, "escalate", complaint_id=kid)
         complaint_ok(c, "ack", complaint_id=kid)
         complaint_ok(c, "wait", complaint_id=kid)
@@ -768,14 +691,14 @@ class BusinessHoursTest(ComplaintTestBase):
         start_s = calendar.timegm(start.timetuple())
         c = self.connect_auth("agent1")
         body = self.open(c, sev="high", customer_id="CG")
-        self.assertEqual(epoch(body["due"]), start_s + sla_seconds("high", "gold"))
+        self.assertEqual(harness.epoch(body["due"]), start_s + sla_seconds("high", "gold"))
         # escalation halves the remaining business time, counted from the same opening
         kid = body["complaint_id"]
         esc = complaint_ok(c, "escalate", complaint_id=kid)
-        self.assertEqual(epoch(esc["due"]), start_s + sla_seconds("high", "gold") // 2)
+        self.assertEqual(harness.epoch(esc["due"]), start_s + sla_seconds("high", "gold") // 2)
 
 
-class ComplaintRedisDownTest(ComplaintTestBase):
+class ComplaintRedisDownTest(harness.RedisOutageMixin, ComplaintTestBase):
     """Redis goes away (kill -9) and comes back with its data (AOF, fsync
     always).  Reads answer ERR unavailable; writes are refused the same way
     or, with the spool, acknowledged "spooled":true and logged once when
@@ -790,27 +713,10 @@ class ComplaintRedisDownTest(ComplaintTestBase):
         with self.redis.client() as r:
             seed_customers(r)
 
-    def outage(self):
-        mark = self.daemon.log_mark()
-        self.redis.kill9()
-        self.daemon.wait_log(r"redis link down", since=mark)
-
-    def back(self):
-        self.redis.restart()
-        sup = self.connect_auth("super1")
-        harness.wait_until(lambda: harness.stats(sup)["redis"]["state"] == "up", what="redis link up")
-
-    def spooled_or_unavailable(self, reply):
-        if reply.startswith("OK"):
-            self.assertIs(harness.parse_ok_json(reply).get("spooled"), True, reply)
-            return "spooled"
-        self.assertErr(reply, "unavailable")
-        return "unavailable"
-
     def wait_logged(self, kids, n):
         def logged():
             with self.redis.client() as r:
-                got = [json.loads(f["entry"]) for _, f in read_stream(r)]
+                got = [json.loads(f["entry"]) for _, f in harness.read_stream(r, STREAM)]
             got = [e for e in got if e["complaint_id"] in kids]
             return got if len(got) >= n else None
         return harness.wait_until(logged, what=f"{n} complaint entries replayed from the spool")
@@ -845,16 +751,16 @@ class ComplaintRedisDownTest(ComplaintTestBase):
             new = complaint_ok(c, "open", **args)["complaint_id"]
             complaint_ok(c, "ack", complaint_id=kid)
             with self.redis.client() as r:
-                got = [json.loads(f["entry"]) for _, f in read_stream(r)]
+                got = [json.loads(f["entry"]) for _, f in harness.read_stream(r, STREAM)]
         self.assertEqual([(e["event"], e["complaint_id"]) for e in got],
                          [("open", kid), ("open", new), ("ack", kid)], "each write logged once, in order")
         for e in got:
             self.assertNotIn("rejected", e)
         comp, hist = self.get(c, new)
         self.assertEqual((comp["customer_id"], comp["tier"], comp["state"]), ("CP", "platinum", "open"))
-        self.assertEqual(epoch(comp["due"]) - epoch(comp["opened_at"]), sla_seconds("low", "platinum"))
+        self.assertEqual(harness.epoch(comp["due"]) - harness.epoch(comp["opened_at"]), sla_seconds("low", "platinum"))
         if outcome == "spooled":
-            self.assertLessEqual(epoch(comp["opened_at"]), t_down + harness.T(5),
+            self.assertLessEqual(harness.epoch(comp["opened_at"]), t_down + harness.T(5),
                                  "the deadline runs from when the agent acted")
         self.assertEqual(self.get(c, kid)[0]["state"], "acknowledged")
         again = complaint_ok(c, "open", **args)
@@ -863,10 +769,10 @@ class ComplaintRedisDownTest(ComplaintTestBase):
         self.assertEqual(complaint_ok(c, "list")["total_open"], 2)
         self.assertIn(new, self.pop_open(c, "CP"))
         with self.redis.client() as r:
-            stream = read_stream(r)
+            stream = harness.read_stream(r, STREAM)
         self.assertEqual(len(stream), 3)
-        self.assertEqual(chain_problems(stream), [])
-        verified = hotline_verify(self.daemon)
+        self.assertEqual(harness.chain_problems(stream), [])
+        verified = harness.hotline_verify(self.daemon)
         if verified is not None:
             self.assertEqual(verified, (0, []))
 
@@ -887,7 +793,7 @@ class ComplaintRedisDownTest(ComplaintTestBase):
         self.wait_logged({first["complaint_id"], again["complaint_id"]}, 1)
         time.sleep(0.3)
         with self.redis.client() as r:
-            opens = [json.loads(f["entry"]) for _, f in read_stream(r)]
+            opens = [json.loads(f["entry"]) for _, f in harness.read_stream(r, STREAM)]
         self.assertEqual([e["complaint_id"] for e in opens], [first["complaint_id"]])
         # the agent holds one id for this complaint, and it exists
         self.assertEqual(again["complaint_id"], first["complaint_id"],

@@ -8,16 +8,7 @@
 
 #include "chain.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                                          \
-	do {                                                                                                 \
-		checks++;                                                                                    \
-		if (!(cond)) {                                                                               \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);             \
-		}                                                                                            \
-	} while (0)
+#include "check.h"
 
 struct entry {
 	char seq[24];
@@ -136,6 +127,5 @@ int main(void)
 		CHECK(chain_verify_next(&v, true, e[4].seq, strlen(e[4].seq), e[4].prev, 64, e[4].hash, 64, e[4].body,
 		                        strlen(e[4].body), detail, sizeof(detail)) == CHAIN_OK);
 	}
-	printf("test_chain: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_summary("test_chain");
 }

@@ -12,17 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond) check((cond), __FILE__, __LINE__, #cond)
-
-static void check(int ok, const char *file, int line, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
-		failures++;
-	}
-}
+#include "check.h"
 
 #define HASH "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
@@ -71,10 +61,7 @@ static struct config *expect_ok_at(const char *yaml, size_t len, int line)
 {
 	char err[512];
 	struct config *cfg = parse_len(yaml, len, err, sizeof err);
-	if (!cfg) {
-		fprintf(stderr, "%s:%d: expected success, got: %s\n", __FILE__, line, err);
-		failures++;
-	}
+	check_report(cfg != NULL, __FILE__, line, "expected success, got: %s", err);
 	return cfg;
 }
 
@@ -84,17 +71,13 @@ static void expect_err_at(const char *yaml, size_t len, const char *prefix, cons
 	memset(err, 'X', sizeof err);
 	struct config *cfg = parse_len(yaml, len, err, sizeof err);
 	if (cfg) {
-		fprintf(stderr, "%s:%d: expected error '%s%s', got success\n", __FILE__, line, prefix,
-		        substr);
-		failures++;
+		check_report(false, __FILE__, line, "expected error '%s%s', got success", prefix, substr);
 		config_free(cfg);
 		return;
 	}
-	if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, substr) || strchr(err, '\n')) {
-		fprintf(stderr, "%s:%d: expected '%s...%s...', got '%s'\n", __FILE__, line, prefix, substr,
-		        err);
-		failures++;
-	}
+	check_report(
+	    !(strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, substr) || strchr(err, '\n')),
+	    __FILE__, line, "expected '%s...%s...', got '%s'", prefix, substr, err);
 }
 
 static char *slurp(const char *path)
@@ -132,11 +115,9 @@ static void check_sla_defaults(const struct sla_policy *sla)
 	};
 	for (int sev = 0; sev < SEV_COUNT; sev++)
 		for (int t = 0; t < TIER_COUNT; t++)
-			if (sla->minutes[sev][t] != want[sev][t]) {
-				fprintf(stderr, "%s:%d: sla %d/%d is %u, expected %u\n", __FILE__, __LINE__,
-				        sev, t, sla->minutes[sev][t], want[sev][t]);
-				failures++;
-			}
+			check_report(sla->minutes[sev][t] == want[sev][t], __FILE__, __LINE__,
+			             "sla %d/%d is %u, expected %u", sev, t, sla->minutes[sev][t],
+			             want[sev][t]);
 	CHECK(sla->escalation_pct == 50);
 	const struct sla_calendar *cal = &sla->calendar;
 	CHECK(!cal->business_hours);
@@ -187,12 +168,8 @@ static void test_shipped(const char *path)
 {
 	char err[512];
 	struct config *cfg = config_load(path, err, sizeof err);
-	if (!cfg) {
-		fprintf(stderr, "%s:%d: shipped config %s does not load: %s\n", __FILE__, __LINE__, path,
-		        err);
-		failures++;
+	if (!check_report(cfg != NULL, __FILE__, __LINE__, "shipped config %s does not load: %s", path, err))
 		return;
-	}
 	CHECK(strcmp(cfg->path, path) == 0);
 	CHECK(cfg->n_listen == 1);
 	CHECK(strcmp(cfg->listen[0].host, "127.0.0.1") == 0 && cfg->listen[0].port == 7300);
@@ -264,10 +241,8 @@ static void test_shipped(const char *path)
 	    "ttl_h:",
 	};
 	for (size_t i = 0; text && i < sizeof keys / sizeof keys[0]; i++)
-		if (!strstr(text, keys[i])) {
-			fprintf(stderr, "%s:%d: shipped config lacks key %s\n", __FILE__, __LINE__, keys[i]);
-			failures++;
-		}
+		check_report(strstr(text, keys[i]) != NULL, __FILE__, __LINE__, "shipped config lacks key %s",
+		             keys[i]);
 	free(text);
 }
 
@@ -1096,10 +1071,5 @@ int main(int argc, char **argv)
 	free(text);
 	test_mutations(MIN "limits: {max_line: 100, max_line_unauth: 64}\nlog: {level: warn}\n");
 
-	if (failures) {
-		fprintf(stderr, "test_config: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_config: all checks passed\n");
-	return 0;
+	return check_summary("test_config");
 }

@@ -13,27 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                                          \
-	do {                                                                                                 \
-		checks++;                                                                                    \
-		if (!(cond)) {                                                                               \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
-		}                                                                                            \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                                 \
-	do {                                                                                                 \
-		const char *g_ = (got), *w_ = (want);                                                        \
-		checks++;                                                                                    \
-		if (!g_ || strcmp(g_, w_) != 0) {                                                            \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: CHECK_STR failed: %s\n  got:  \"%s\"\n  want: \"%s\"\n",     \
-			        __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_);                           \
-		}                                                                                            \
-	} while (0)
+#include "check.h"
 
 /* ---- phone numbers ----------------------------------------------------------------------------------- */
 
@@ -296,15 +276,14 @@ static int bad_text(const char *name, const char *value, const char *want, int l
 	struct phone_rules r;
 	struct customer c;
 	char err[256] = "untouched";
+	bool ok;
 
 	china(&r);
 	memset(&c, 0x5a, sizeof(c));
-	checks++;
-	if (text_rec(&c, err, sizeof(err), &r, "id", "C1", "name", "Li Wei", name, value, NULL) != -1 ||
-	    strcmp(err, want) != 0 || !all_zero(&c)) {
-		failures++;
-		fprintf(stderr, "%s:%d: bad_text(%s): got \"%s\", want \"%s\"%s\n", __FILE__, line, name, err,
-		        want, all_zero(&c) ? "" : " (record not zeroed)");
+	ok = text_rec(&c, err, sizeof(err), &r, "id", "C1", "name", "Li Wei", name, value, NULL) == -1 &&
+	     strcmp(err, want) == 0 && all_zero(&c);
+	if (!check_report(ok, __FILE__, line, "bad_text(%s): got \"%s\", want \"%s\"%s", name, err, want,
+	                  all_zero(&c) ? "" : " (record not zeroed)")) {
 		if (err[0] == '\0')
 			customer_free(&c);
 		return -1;
@@ -484,12 +463,10 @@ static int bad_json(const char *text, const char *want, int line)
 {
 	struct customer c;
 	char err[256] = "untouched";
+	bool ok;
 
-	checks++;
-	if (json_rec(&c, err, sizeof(err), text) != -1 || strcmp(err, want) != 0 || !all_zero(&c)) {
-		failures++;
-		fprintf(stderr, "%s:%d: bad_json(%s): got \"%s\", want \"%s\"\n", __FILE__, line, text, err,
-		        want);
+	ok = json_rec(&c, err, sizeof(err), text) == -1 && strcmp(err, want) == 0 && all_zero(&c);
+	if (!check_report(ok, __FILE__, line, "bad_json(%s): got \"%s\", want \"%s\"", text, err, want)) {
 		if (err[0] == '\0')
 			customer_free(&c);
 		return -1;
@@ -711,6 +688,5 @@ int main(void)
 	test_json_errors();
 	test_card();
 	test_round_trip();
-	printf("test_customer: %d checks, %d failures\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return check_summary("test_customer");
 }

@@ -10,17 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond) check((cond), __FILE__, __LINE__, #cond)
-
-static void check(int ok, const char *file, int line, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
-		failures++;
-	}
-}
+#include "check.h"
 
 struct triple {
 	const char *from, *event, *to;
@@ -92,12 +82,9 @@ static void test_call_matrix(void)
 			const struct triple *t = find(call_allowed, N(call_allowed), from, ev);
 			enum call_state to = CALL_STATE_COUNT;
 			bool ok = call_next_state((enum call_state)s, (enum call_event)e, &to);
-			if (ok != (t != NULL) || (t && strcmp(call_state_name(to), t->to) != 0)) {
-				fprintf(stderr, "%s:%d: call %s --%s--> %s, expected %s\n", __FILE__,
-				        __LINE__, from, ev, ok ? call_state_name(to) : "refused",
-				        t ? t->to : "refused");
-				failures++;
-			}
+			check_report(!(ok != (t != NULL) || (t && strcmp(call_state_name(to), t->to) != 0)),
+			             __FILE__, __LINE__, "call %s --%s--> %s, expected %s", from, ev,
+			             ok ? call_state_name(to) : "refused", t ? t->to : "refused");
 			/* Refusal never touches the output. */
 			if (!ok)
 				CHECK(to == CALL_STATE_COUNT);
@@ -137,12 +124,10 @@ static void test_complaint_matrix(void)
 				enum complaint_state to = COMPLAINT_STATE_COUNT;
 				bool ok = complaint_next_state((enum complaint_state)s,
 				                               (enum complaint_action)a, w, &to);
-				if (ok != allowed || (ok && strcmp(complaint_state_name(to), want) != 0)) {
-					fprintf(stderr, "%s:%d: complaint %s --%s%s--> %s, expected %s\n",
-					        __FILE__, __LINE__, from, act, w ? " (in window)" : "",
-					        ok ? complaint_state_name(to) : "refused", want);
-					failures++;
-				}
+				check_report(
+				    !(ok != allowed || (ok && strcmp(complaint_state_name(to), want) != 0)),
+				    __FILE__, __LINE__, "complaint %s --%s%s--> %s, expected %s", from, act,
+				    w ? " (in window)" : "", ok ? complaint_state_name(to) : "refused", want);
 				if (!ok)
 					CHECK(to == COMPLAINT_STATE_COUNT);
 			}
@@ -203,11 +188,9 @@ static void round_trip(const char *const *want, int count, name_fn name, lookup_
 		const char *s = name(v);
 		size_t len = strlen(s);
 		char buf[64];
-		if (strcmp(s, want[v]) != 0 || lookup(s, len) != v) {
-			fprintf(stderr, "%s:%d: value %d named '%s' (expected '%s'), looked up as %d\n",
-			        __FILE__, line, v, s, want[v], lookup(s, len));
-			failures++;
-		}
+		int back = lookup(s, len);
+		check_report(strcmp(s, want[v]) == 0 && back == v, __FILE__, line,
+		             "value %d named '%s' (expected '%s'), looked up as %d", v, s, want[v], back);
 		CHECK(lookup(s, len - 1) == -1);
 		snprintf(buf, sizeof buf, "%sx", s);
 		CHECK(lookup(buf, len + 1) == -1);
@@ -243,10 +226,5 @@ int main(void)
 	test_complaint_matrix();
 	test_open_states();
 	test_names();
-	if (failures) {
-		fprintf(stderr, "test_lifecycle: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_lifecycle: all checks passed\n");
-	return 0;
+	return check_summary("test_lifecycle");
 }

@@ -10,27 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                                          \
-	do {                                                                                                 \
-		checks++;                                                                                    \
-		if (!(cond)) {                                                                               \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
-		}                                                                                            \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                                 \
-	do {                                                                                                 \
-		const char *g_ = (got), *w_ = (want);                                                        \
-		checks++;                                                                                    \
-		if (!g_ || strcmp(g_, w_) != 0) {                                                            \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: CHECK_STR failed: %s\n  got:  \"%s\"\n  want: \"%s\"\n",     \
-			        __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_);                           \
-		}                                                                                            \
-	} while (0)
+#include "check.h"
 
 /* Literal with its length, so embedded NULs survive. */
 #define S(lit) lit, sizeof(lit) - 1
@@ -887,6 +867,5 @@ int main(void)
 	test_format_err();
 	test_format_push();
 
-	printf("test_proto: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_summary("test_proto");
 }

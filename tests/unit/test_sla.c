@@ -10,30 +10,20 @@
 #include <string.h>
 #include <time.h>
 
-static int failures;
-
-#define CHECK(cond) check((cond), __FILE__, __LINE__, #cond)
-
-static void check(int ok, const char *file, int line, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
-		failures++;
-	}
-}
+#include "check.h"
 
 #define CHECK_TIME(got, want) check_time((got), (want), __FILE__, __LINE__, #got)
 
 static void check_time(int64_t got, int64_t want, const char *file, int line, const char *what)
 {
+	char g[32] = "", w[32] = "";
+
 	if (got != want) {
-		char g[32], w[32];
 		sla_format_time(got, g);
 		sla_format_time(want, w);
-		fprintf(stderr, "%s:%d: %s = %lld (%s), expected %lld (%s)\n", file, line, what,
-		        (long long)got, g, (long long)want, w);
-		failures++;
 	}
+	check_report(got == want, file, line, "%s = %lld (%s), expected %lld (%s)", what, (long long)got, g,
+	             (long long)want, w);
 }
 
 #define H      3600
@@ -349,10 +339,5 @@ int main(void)
 	test_dst();
 	test_never_open();
 	test_format();
-	if (failures) {
-		fprintf(stderr, "test_sla: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_sla: all checks passed\n");
-	return 0;
+	return check_summary("test_sla");
 }

@@ -24,16 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                                          \
-	do {                                                                                                 \
-		checks++;                                                                                    \
-		if (!(cond)) {                                                                               \
-			failures++;                                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
-		}                                                                                            \
-	} while (0)
+#include "check.h"
 
 #define HDR      16
 #define BIG      (1u << 20)
@@ -1003,6 +994,5 @@ int main(void)
 	test_kill9(&e);
 
 	cleanup_dir(e.dir);
-	printf("%d checks, %d failures\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_summary("test_spool");
 }
