@@ -55,17 +55,6 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	json_object_set_new(body, "spool",
 	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
 	                              (json_int_t)spooler_bytes(srv->spooler)));
-	json_object_set_new(body, "log",
-	                    json_pack("{s:I,s:I}", "calls_appended",
-	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
-	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
-	json_object_set_new(body, "tails",
-	                    json_pack("{s:I,s:I,s:I}", "subscribers", (json_int_t)tailer_subscribers(srv->tailer),
-	                              "pushed", (json_int_t)tailer_pushed(srv->tailer), "overflows",
-	                              (json_int_t)tailer_overflows(srv->tailer)));
-	json_object_set_new(body, "spool",
-	                    json_pack("{s:I,s:I}", "pending", (json_int_t)spooler_pending(srv->spooler), "bytes",
-	                              (json_int_t)spooler_bytes(srv->spooler)));
 	request_reply_ok(req, body);
 	json_decref(body);
 }

@@ -63,8 +63,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->n_pending > 0) {
-		/* Waiting on us, not idle. */
+	if (c->n_pending > 0 || c->tails[0] || c->tails[1]) {
+		/* Waiting on us, or watching a tail: not idle. */
 		arm_timer(c);
 		return;
 	}
@@ -87,7 +87,11 @@ static void close_if_flushed(struct conn *c)
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
-	close_if_flushed(arg);
+	struct conn *c = arg;
+
+	close_if_flushed(c);
+	if (!c->closed)
+		tail_conn_writable(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -174,7 +174,10 @@ bool logwrite_check_text(struct request *req, const json_t *args, const char *ke
 		return false;
 	}
 	for (size_t i = 0; s && i < len; i++) {
-		if ((unsigned char)s[i] < 0x20) {
+		/* C0 controls, and C1 (U+0080..U+009F: C2 80..C2 9F in UTF-8), which
+		 * include terminal escape openers such as CSI. */
+		if ((unsigned char)s[i] < 0x20 ||
+		    ((unsigned char)s[i] == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)) {
 			request_reply_err(req, ERR_BAD_REQUEST, "'%s' contains a control character", key);
 			return false;
 		}

@@ -1,5 +1,6 @@
 #include "tail.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct tail_sub {
 	json_t *filters;
 	enum sub_state state;
 	bool reading; /* an XRANGE for it is in flight */
+	bool rechecked; /* an empty catch-up read behind the reader was repeated once */
 	struct request *req;
 };
 
@@ -48,19 +50,24 @@ struct tailer {
 
 /* ---- ids ---- */
 
+static bool parse_part(const char *s, uint64_t *out, char **end)
+{
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, end, 10);
+	return errno == 0; /* ERANGE: beyond 64 bits, which Redis refuses */
+}
+
 static bool parse_id(const char *s, uint64_t *ms, uint64_t *seq)
 {
 	char *end;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	*ms = strtoull(s, &end, 10);
 	*seq = 0;
-	if (*end == '-') {
-		if (end[1] < '0' || end[1] > '9')
-			return false;
-		*seq = strtoull(end + 1, &end, 10);
-	}
+	if (!parse_part(s, ms, &end))
+		return false;
+	if (*end == '-' && !parse_part(end + 1, seq, &end))
+		return false;
 	return *end == '\0';
 }
 
@@ -211,8 +218,11 @@ static char *entry_line(enum journal_stream s, const json_t *obj, size_t *len)
 	return proto_format_push(journal_stream_name(s), obj, len);
 }
 
-/* Feed entries (an XRANGE/XREAD array) to one subscriber. */
-static void feed(struct tail_sub *sub, const redisReply *entries)
+/* Feed catch-up entries (an XRANGE page) to one subscriber.  History is
+ * paced, not overflowed: when the connection's output passes half the
+ * backlog cap, stop; the rest is fetched again from pos once the client
+ * has read (tail_conn_writable).  Returns false when it paused. */
+static bool feed(struct tail_sub *sub, const redisReply *entries)
 {
 	for (size_t i = 0; sub->conn && i < entries->elements; i++) {
 		const redisReply *e = entries->element[i];
@@ -220,6 +230,8 @@ static void feed(struct tail_sub *sub, const redisReply *entries)
 
 		if (id_cmp(e->element[0]->str, sub->pos) <= 0)
 			continue;
+		if (conn_output_pending(sub->conn) > backlog_cap(sub->conn) / 2)
+			return false;
 		obj = entry_object(e);
 		if (matches(sub->filters, obj)) {
 			size_t len;
@@ -228,13 +240,14 @@ static void feed(struct tail_sub *sub, const redisReply *entries)
 			if (line && !push(sub, line, len)) {
 				free(line);
 				json_decref(obj);
-				return;
+				return true;
 			}
 			free(line);
 		}
 		json_decref(obj);
 		snprintf(sub->pos, sizeof(sub->pos), "%s", e->element[0]->str);
 	}
+	return true;
 }
 
 /* ---- catching up ---- */
@@ -245,27 +258,41 @@ static void on_catchup(redisReply *r, void *arg)
 {
 	struct tail_sub *sub = arg;
 	struct tailer *t = sub->t;
+	bool whole;
 
-	sub->reading = false;
 	if (sub->conn == NULL) {
 		sub_free(sub);
 		return;
 	}
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
-		return; /* link trouble: tailer_kick retries when it is back */
-	feed(sub, r);
-	if (sub->conn == NULL)
-		return; /* stopped by overflow */
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		sub->reading = false;
+		return; /* link trouble: kick() retries when it is back */
+	}
+	/* Still "reading" while feeding, so an overflow cannot free it under us. */
+	whole = feed(sub, r);
+	sub->reading = false;
+	if (sub->conn == NULL) {
+		sub_free(sub); /* stopped by overflow */
+		return;
+	}
+	if (!whole)
+		return; /* paused until the client reads: tail_conn_writable */
 	if (r->elements == CATCHUP_COUNT) {
 		catchup_read(sub);
 		return;
 	}
-	/* Live only once at or past the shared reader: entries it already
-	 * broadcast before this sub joined must come from history. */
-	if (t->ready && (r->elements == 0 || id_cmp(sub->pos, t->last_id[sub->stream]) >= 0))
+	if (!t->ready)
+		return; /* kick() resumes once the reader knows its position */
+	/* Live only once at or past the shared reader: what it broadcast
+	 * before this tail joined must come from history.  An empty read while
+	 * behind may predate an entry the reader has already seen, so read once
+	 * more; empty again means the entries in between no longer exist. */
+	if (id_cmp(sub->pos, t->last_id[sub->stream]) >= 0 || (r->elements == 0 && sub->rechecked)) {
 		sub->state = SUB_LIVE;
-	else if (t->ready)
+	} else {
+		sub->rechecked = r->elements == 0;
 		catchup_read(sub);
+	}
 }
 
 static void catchup_read(struct tail_sub *sub)
@@ -278,6 +305,17 @@ static void catchup_read(struct tail_sub *sub)
 	snprintf(count, sizeof(count), "%d", CATCHUP_COUNT);
 	if (redis_link_command(sub->t->srv->redis, on_catchup, sub, 6, argv, NULL) == 0)
 		sub->reading = true;
+}
+
+void tail_conn_writable(struct conn *c)
+{
+	for (int s = 0; s < STREAM_COUNT; s++) {
+		struct tail_sub *sub = c->tails[s];
+
+		if (sub && sub->state == SUB_CATCHUP && !sub->reading &&
+		    conn_output_pending(c) <= backlog_cap(c) / 2)
+			catchup_read(sub);
+	}
 }
 
 /* Restart catch-ups that stalled (link trouble, reader not ready). */
@@ -501,6 +539,8 @@ static void on_head(redisReply *r, void *arg)
 
 	sub->reading = false;
 	sub->req = NULL;
+	if (req->conn)
+		conn_release_barrier(req->conn);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		request_reply_err(req, ERR_UNAVAILABLE, "log unavailable: Redis link lost");
 		if (sub->conn)
@@ -632,6 +672,8 @@ void cmd_tail(struct request *req, const struct command_args *args)
 			return;
 		}
 		sub->reading = true;
+		/* The next request (an UNTAIL, say) must see this tail started. */
+		conn_set_barrier(c);
 	}
 	reader_loop(t);
 }

@@ -22,6 +22,9 @@ struct tailer *tailer_new(struct server *srv);
 void tailer_start(struct tailer *t);
 void tailer_free(struct tailer *t);
 
+/* The connection's output drained: resume catch-ups paused for it. */
+void tail_conn_writable(struct conn *c);
+
 /* The connection is closing: drop its tails. */
 void tail_conn_closed(struct conn *c);
 

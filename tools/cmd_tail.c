@@ -1,0 +1,965 @@
+/* hotline tail: follow the call and complaint logs live (TAIL over the line
+ * protocol), one line per entry, until Ctrl-C.  It remembers the last entry
+ * id printed per stream and, when the connection drops, reconnects and
+ * resumes after it, so a supervisor's screen misses nothing and repeats
+ * nothing across daemon restarts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cli_target.h"
+#include "config.h"
+#include "line_client.h"
+
+#define WHO            "hotline tail"
+#define ID_MAX         48 /* "<ms>-<seq>": two 64-bit numbers and a dash */
+#define SECRET_MAX     512
+#define CONNECT_MS     5000
+#define AUTH_MS        15000 /* Argon2id plus the daemon's delay after failures */
+#define SEND_MS        5000
+#define TICK_MS        200   /* how long a Ctrl-C may wait to be noticed */
+#define IDLE_PING_MS   30000 /* silence after which we check the server is alive */
+#define PING_DEAD_MS   15000 /* ... and give up on it */
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+#define START_ATTEMPTS 4 /* before the first TAIL succeeds; then retry forever */
+#define MAX_PENDING    8
+#define SUMMARY_CHARS  60
+#define FIELD_CHARS    64
+
+/* The only global: set by SIGINT/SIGTERM, polled by every wait. */
+static volatile sig_atomic_t stop_requested;
+
+enum { CALLS, COMPLAINTS, N_STREAMS };
+static const char *const stream_name[N_STREAMS] = {"calls", "complaints"};
+static const char *const filter_keys[] = {"queue", "agent", "tier", "severity", "event"};
+
+struct stream_state {
+	bool wanted;
+	bool active;       /* TAIL answered OK on the current connection */
+	char last[ID_MAX]; /* resume point: last id printed, or the TAIL reply's "from"; "$" = new only */
+};
+
+enum req_kind { REQ_TAIL, REQ_PING, REQ_OTHER };
+
+struct pending {
+	enum req_kind kind;
+	int stream;
+};
+
+enum outcome { GO_ON, SESSION_LOST, SESSION_STOP, SESSION_FATAL };
+
+struct tail {
+	char host[256];
+	unsigned port;
+	char user[CONFIG_NAME_MAX + 1];
+	char secret[SECRET_MAX];
+	char *filter; /* the filters as JSON text, or NULL */
+	bool json, color;
+	struct stream_state s[N_STREAMS];
+
+	/* the current connection */
+	struct lc_conn *c;
+	struct pending pending[MAX_PENDING]; /* unanswered requests, oldest first */
+	unsigned p_head, p_count;
+	long long last_rx_ms, ping_sent_ms;
+	bool tailed;       /* some TAIL was answered OK on this connection */
+	bool reconnecting; /* say so on stderr when the tail is back */
+	char why[1400];    /* why the connection ended, for stderr */
+};
+
+struct tail_args {
+	const char *config, *host, *user, *credentials, *from_any;
+	const char *from[N_STREAMS];
+	json_t *filter;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* No SA_RESTART: a signal must wake poll() so Ctrl-C is acted on at once. */
+static void install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Sleep ms unless stopped; true when a stop was requested. */
+static bool nap(unsigned ms)
+{
+	long long end = now_ms() + ms;
+
+	while (!stop_requested && now_ms() < end) {
+		struct timespec ts = {0, 50 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return stop_requested;
+}
+
+static int stream_index(const char *name)
+{
+	for (int i = 0; i < N_STREAMS; i++)
+		if (strcmp(name, stream_name[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A stream entry id "<ms>-<seq>", or "<ms>" meaning "<ms>-0" as Redis and
+ * the daemon read it, into its two numbers. */
+static bool parse_id(const char *id, unsigned long long *ms, unsigned long long *seq)
+{
+	char *end;
+
+	if (*id < '0' || *id > '9' || strlen(id) >= ID_MAX)
+		return false;
+	errno = 0;
+	*ms = strtoull(id, &end, 10);
+	*seq = 0;
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return false;
+		*seq = strtoull(end + 1, &end, 10);
+	}
+	return errno == 0 && *end == '\0';
+}
+
+static bool valid_id(const char *id)
+{
+	unsigned long long ms, seq;
+
+	return parse_id(id, &ms, &seq);
+}
+
+static bool valid_from(const char *id)
+{
+	return strcmp(id, "$") == 0 || valid_id(id);
+}
+
+/* Is id later than last ("$": nothing printed yet, so anything is)? */
+static bool id_after(const char *id, const char *last)
+{
+	unsigned long long a_ms, a_seq, b_ms, b_seq;
+
+	if (!parse_id(last, &b_ms, &b_seq))
+		return true;
+	if (!parse_id(id, &a_ms, &a_seq))
+		return true;
+	return a_ms > b_ms || (a_ms == b_ms && a_seq > b_seq);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output */
+
+static size_t utf8_seq_len(unsigned char b)
+{
+	return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+}
+
+/* Copy src for a terminal: control characters (C0, DEL, C1), which could
+ * be escape sequences smuggled in through a summary, become '?'; more than
+ * max_chars characters are cut to max_chars - 3 plus "...".  src is valid
+ * UTF-8 (jansson checked it).  dst holds at least 4 * max_chars + 4. */
+static void clean(char *dst, size_t size, const char *src, size_t max_chars)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t chars = 0, keep, o = 0;
+
+	for (const unsigned char *q = p; *q; q++)
+		chars += (*q & 0xC0) != 0x80;
+	keep = chars > max_chars ? max_chars - 3 : chars;
+	for (size_t i = 0; i < keep && *p && o + 8 < size; i++) {
+		size_t n = utf8_seq_len(*p);
+
+		if (*p < 0x20 || *p == 0x7f || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+			dst[o++] = '?';
+		} else {
+			for (size_t k = 0; k < n && p[k]; k++)
+				dst[o++] = (char)p[k];
+		}
+		for (size_t k = 0; k < n && *p; k++)
+			p++;
+	}
+	if (keep < chars)
+		o += (size_t)snprintf(dst + o, size - o, "...");
+	dst[o] = '\0';
+}
+
+static const char *str_field(json_t *ev, const char *key)
+{
+	return json_string_value(json_object_get(ev, key));
+}
+
+/* Append " <label><value>" (cleaned) when the field is a string. */
+static void add_field(char *buf, size_t size, json_t *ev, const char *key, const char *label, size_t max)
+{
+	const char *v = str_field(ev, key);
+	char c[4 * SUMMARY_CHARS + 8];
+	size_t n = strlen(buf);
+
+	if (v == NULL || n + 2 >= size)
+		return;
+	clean(c, sizeof(c), v, max);
+	snprintf(buf + n, size - n, "%s%s%s", n ? " " : "", label, c);
+}
+
+/* The entry's time as local HH:MM:SS: from "ts" (RFC 3339, UTC), else the
+ * milliseconds of its stream id, else now. */
+static void local_time(json_t *ev, char out[16])
+{
+	const char *ts = str_field(ev, "ts"), *id = str_field(ev, "id");
+	struct tm tm = {0};
+	unsigned long long ms, seq;
+	time_t t = time(NULL);
+
+	if (ts && sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	                 &tm.tm_min, &tm.tm_sec) == 6) {
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		t = timegm(&tm);
+	} else if (id && parse_id(id, &ms, &seq)) {
+		t = (time_t)(ms / 1000);
+	}
+	if (localtime_r(&t, &tm) == NULL || strftime(out, 16, "%H:%M:%S", &tm) == 0)
+		snprintf(out, 16, "??:??:??");
+}
+
+static void summary(json_t *ev, int stream, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (stream == CALLS) {
+		add_field(buf, size, ev, "call_id", "", FIELD_CHARS);
+		add_field(buf, size, ev, "state", "", FIELD_CHARS);
+		if (str_field(ev, "disposition"))
+			add_field(buf, size, ev, "disposition", "disposition=", FIELD_CHARS);
+		else
+			add_field(buf, size, ev, "queue", "queue=", FIELD_CHARS);
+		add_field(buf, size, ev, "to", "to=", FIELD_CHARS);
+		return;
+	}
+	add_field(buf, size, ev, "complaint_id", "", FIELD_CHARS);
+	add_field(buf, size, ev, "severity", "", FIELD_CHARS);
+	add_field(buf, size, ev, "state", "", FIELD_CHARS);
+	add_field(buf, size, ev, "summary", "- ", SUMMARY_CHARS);
+}
+
+static const char *line_colour(json_t *ev, int stream)
+{
+	const char *sev = str_field(ev, "severity");
+
+	if (sev && strcmp(sev, "critical") == 0)
+		return "\033[1;31m";
+	return stream == COMPLAINTS ? "\033[33m" : NULL;
+}
+
+static int print_human(const struct tail *t, int stream, json_t *ev)
+{
+	char when[16], event[4 * 16 + 8], agent[4 * FIELD_CHARS + 8], tier[4 * 16 + 8], sum[1024];
+	const char *colour = t->color ? line_colour(ev, stream) : NULL;
+	const char *e = str_field(ev, "event"), *a = str_field(ev, "agent"), *ti = str_field(ev, "tier");
+
+	local_time(ev, when);
+	clean(event, sizeof(event), e ? e : "-", 16);
+	clean(agent, sizeof(agent), a ? a : "-", FIELD_CHARS);
+	clean(tier, sizeof(tier), ti ? ti : "-", 16);
+	summary(ev, stream, sum, sizeof(sum));
+	return printf("%s%s %-10s %-9s %-12s %-8s %s%s\n", colour ? colour : "", when, stream_name[stream],
+	              event, agent, tier, sum, colour ? "\033[0m" : "");
+}
+
+/* The pushed object with "stream" added in front; spliced into the
+ * server's text so everything else is printed byte for byte. */
+static int print_json(int stream, const char *body, json_t *ev)
+{
+	const char *rest = body;
+	char *text;
+	int rc;
+
+	if (json_object_get(ev, "stream") == NULL) {
+		while (*rest != '{')
+			rest++;
+		rest++;
+		if (json_object_size(ev) == 0)
+			return printf("{\"stream\":\"%s\"}\n", stream_name[stream]);
+		return printf("{\"stream\":\"%s\",%s\n", stream_name[stream], rest);
+	}
+	json_object_set_new(ev, "stream", json_string(stream_name[stream]));
+	text = json_dumps(ev, JSON_COMPACT);
+	rc = text ? printf("%s\n", text) : -1;
+	free(text);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The connection */
+
+static enum outcome lost(struct tail *t, enum outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum outcome lost(struct tail *t, enum outcome o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->why, sizeof(t->why), fmt, ap);
+	va_end(ap);
+	return o;
+}
+
+static enum outcome request(struct tail *t, const char *line, enum req_kind kind, int stream)
+{
+	if (t->p_count == MAX_PENDING)
+		return lost(t, SESSION_LOST, "%s does not answer requests", lc_address(t->c));
+	if (lc_send_line(t->c, line, SEND_MS) != LC_OK)
+		return lost(t, SESSION_LOST, "%s", lc_error(t->c));
+	t->pending[(t->p_head + t->p_count++) % MAX_PENDING] = (struct pending){kind, stream};
+	return GO_ON;
+}
+
+static enum outcome send_tail(struct tail *t, int s)
+{
+	size_t size = 64 + ID_MAX + (t->filter ? strlen(t->filter) : 0);
+	char *line = malloc(size);
+	enum outcome o;
+
+	if (line == NULL)
+		return lost(t, SESSION_FATAL, "out of memory");
+	snprintf(line, size, "TAIL %s %s%s%s", stream_name[s], t->s[s].last, t->filter ? " " : "",
+	         t->filter ? t->filter : "");
+	t->s[s].active = false;
+	o = request(t, line, REQ_TAIL, s);
+	free(line);
+	return o;
+}
+
+static enum outcome on_event(struct tail *t, int s, const char *body, size_t len)
+{
+	json_t *ev = json_loadb(body, len, 0, NULL);
+	const char *id = json_is_object(ev) ? str_field(ev, "id") : NULL;
+	int rc;
+
+	if (id == NULL || !valid_id(id)) {
+		fprintf(stderr, WHO ": ignoring a %s entry without a valid id: %.200s\n", stream_name[s],
+		        body);
+		json_decref(ev);
+		return GO_ON;
+	}
+	/* Not at or before the last one printed: a server resuming from an
+	 * earlier point than asked must not make us print anything twice. */
+	if (!t->s[s].wanted || !id_after(id, t->s[s].last)) {
+		json_decref(ev);
+		return GO_ON;
+	}
+	snprintf(t->s[s].last, sizeof(t->s[s].last), "%s", id);
+	rc = t->json ? print_json(s, body, ev) : print_human(t, s, ev);
+	json_decref(ev);
+	if (rc < 0 || fflush(stdout) != 0)
+		return lost(t, SESSION_FATAL, "cannot write to standard output: %s", strerror(errno));
+	return GO_ON;
+}
+
+/* The server dropped our tail because we read too slowly: ask again at
+ * once.  Its last_id may be past our last printed entry (entries the
+ * filters skipped advance it), never before it, as the lines it delivered
+ * precede this one. */
+static enum outcome on_overflow(struct tail *t, const char *body, size_t len)
+{
+	json_t *o = json_loadb(body, len, 0, NULL);
+	const char *name = str_field(o, "stream"), *last = str_field(o, "last_id");
+	int s = name ? stream_index(name) : -1;
+
+	if (s >= 0 && t->s[s].wanted && last && valid_id(last) && id_after(last, t->s[s].last))
+		snprintf(t->s[s].last, sizeof(t->s[s].last), "%s", last);
+	json_decref(o);
+	if (s < 0 || !t->s[s].wanted)
+		return GO_ON;
+	fprintf(stderr, WHO ": fell behind on %s; resuming after %s\n", stream_name[s], t->s[s].last);
+	return send_tail(t, s);
+}
+
+static enum outcome on_push(struct tail *t, const char *line, size_t len)
+{
+	const char *kind = line + 2, *sp = strchr(kind, ' ');
+	const char *body = sp ? sp + 1 : line + len;
+	size_t klen = sp ? (size_t)(sp - kind) : strlen(kind);
+	size_t blen = len - (size_t)(body - line);
+	char name[32];
+	int s;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(klen < sizeof(name) ? klen : sizeof(name) - 1), kind);
+	if ((s = stream_index(name)) >= 0)
+		return on_event(t, s, body, blen);
+	if (strcmp(name, "overflow") == 0)
+		return on_overflow(t, body, blen);
+	if (strcmp(name, "bye") == 0)
+		return lost(t, SESSION_LOST, "%s said goodbye: %s", lc_address(t->c), body);
+	return GO_ON; /* a kind added later: not ours */
+}
+
+static enum outcome on_tail_ok(struct tail *t, int s, const char *line)
+{
+	json_t *body = json_loads(line + 2, 0, NULL);
+	const char *from = str_field(body, "from");
+
+	/* Resuming from "$" after a reconnect would skip what was logged
+	 * meanwhile: pin the concrete position the server started at. */
+	if (strcmp(t->s[s].last, "$") == 0 && from && valid_id(from))
+		snprintf(t->s[s].last, sizeof(t->s[s].last), "%s", from);
+	json_decref(body);
+	t->s[s].active = t->tailed = true;
+	if (t->reconnecting)
+		fprintf(stderr, WHO ": reconnected to %s; %s resumed after %s\n", lc_address(t->c),
+		        stream_name[s], t->s[s].last);
+	for (int i = 0; i < N_STREAMS; i++)
+		if (t->s[i].wanted && !t->s[i].active)
+			return GO_ON;
+	t->reconnecting = false;
+	return GO_ON;
+}
+
+static enum outcome on_tail_err(struct tail *t, int s, const char *line)
+{
+	static const char *const transient[] = {"ERR unavailable ", "ERR rate_limited ", "ERR internal "};
+
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strncmp(line, transient[i], strlen(transient[i])) == 0)
+			return lost(t, SESSION_LOST, "TAIL %s: %s", stream_name[s], line);
+	if (strncmp(line, "ERR forbidden ", 14) == 0)
+		return lost(t, SESSION_FATAL, "%s may not tail (supervisors and admins only): %s", t->user,
+		            line);
+	if (strncmp(line, "ERR unknown_command ", 20) == 0)
+		return lost(t, SESSION_FATAL, "the daemon at %s has no TAIL: %s", lc_address(t->c), line);
+	return lost(t, SESSION_FATAL, "TAIL %s refused: %s", stream_name[s], line);
+}
+
+static enum outcome on_reply(struct tail *t, const char *line)
+{
+	struct pending p;
+	bool ok = strcmp(line, "OK") == 0 || strncmp(line, "OK ", 3) == 0;
+
+	if (t->p_count == 0)
+		return lost(t, SESSION_LOST, "unexpected line from %s: %.200s", lc_address(t->c), line);
+	p = t->pending[t->p_head];
+	t->p_head = (t->p_head + 1) % MAX_PENDING;
+	t->p_count--;
+	if (p.kind == REQ_PING)
+		t->ping_sent_ms = 0;
+	if (p.kind != REQ_TAIL)
+		return GO_ON;
+	return ok ? on_tail_ok(t, p.stream, line) : on_tail_err(t, p.stream, line);
+}
+
+/* After a long silence, PING: a server that does not answer is gone even
+ * if no FIN or RST ever arrives. */
+static enum outcome keepalive(struct tail *t)
+{
+	long long now = now_ms();
+
+	if (t->ping_sent_ms && now - t->ping_sent_ms > PING_DEAD_MS && now - t->last_rx_ms > PING_DEAD_MS)
+		return lost(t, SESSION_LOST, "no answer from %s for %d s", lc_address(t->c),
+		            PING_DEAD_MS / 1000);
+	if (!t->ping_sent_ms && now - t->last_rx_ms > IDLE_PING_MS) {
+		t->ping_sent_ms = now;
+		return request(t, "PING", REQ_PING, -1);
+	}
+	return GO_ON;
+}
+
+static enum outcome follow(struct tail *t)
+{
+	enum outcome o = GO_ON;
+	char *line;
+	size_t len;
+
+	while (o == GO_ON) {
+		int rc = stop_requested ? LC_INTR : lc_read_line(t->c, TICK_MS, &line, &len);
+
+		if (stop_requested)
+			return SESSION_STOP;
+		if (rc == LC_OK) {
+			t->last_rx_ms = now_ms();
+			o = strncmp(line, "* ", 2) == 0 ? on_push(t, line, len) : on_reply(t, line);
+		} else if (rc == LC_TIMEOUT || rc == LC_INTR) {
+			o = keepalive(t);
+		} else if (rc == LC_TOO_LONG) {
+			fprintf(stderr, WHO ": %s\n", lc_error(t->c));
+		} else {
+			o = lost(t, SESSION_LOST, "%s", lc_error(t->c));
+		}
+	}
+	return o;
+}
+
+static enum outcome start(struct tail *t)
+{
+	int rc = lc_auth(t->c, t->user, t->secret, AUTH_MS);
+	enum outcome o = GO_ON;
+
+	if (stop_requested)
+		return SESSION_STOP;
+	if (rc == LC_AUTH_FAILED)
+		return lost(t, SESSION_FATAL, "%s at %s", lc_error(t->c), lc_address(t->c));
+	if (rc != LC_OK)
+		return lost(t, SESSION_LOST, "%s", lc_error(t->c));
+	t->p_head = t->p_count = 0;
+	t->ping_sent_ms = 0;
+	t->last_rx_ms = now_ms();
+	t->tailed = false;
+	for (int s = 0; s < N_STREAMS && o == GO_ON; s++)
+		if (t->s[s].wanted)
+			o = send_tail(t, s);
+	return o;
+}
+
+/* Best effort on the way out: stop the tails and say QUIT, then wait a
+ * moment for the server to close, so it logs a clean goodbye. */
+static void say_goodbye(struct tail *t)
+{
+	long long end = now_ms() + 1000;
+	char line[64], *l;
+	size_t len;
+
+	for (int s = 0; s < N_STREAMS; s++) {
+		snprintf(line, sizeof(line), "UNTAIL %s", stream_name[s]);
+		if (t->s[s].active && lc_send_line(t->c, line, 500) != LC_OK)
+			return;
+	}
+	if (lc_send_line(t->c, "QUIT", 500) != LC_OK)
+		return;
+	while (now_ms() < end) {
+		int rc = lc_read_line(t->c, (int)(end - now_ms()), &l, &len);
+
+		if (rc != LC_OK && rc != LC_TOO_LONG && rc != LC_INTR)
+			return;
+	}
+}
+
+static enum outcome session(struct tail *t)
+{
+	char err[600];
+	enum outcome o;
+
+	t->tailed = false;
+	t->c = lc_connect(t->host, t->port, CONNECT_MS, err, sizeof(err));
+	if (t->c == NULL)
+		return stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
+	o = start(t);
+	if (o == GO_ON)
+		o = follow(t);
+	if (o == SESSION_STOP)
+		say_goodbye(t);
+	for (int s = 0; s < N_STREAMS; s++)
+		t->s[s].active = false;
+	lc_close(t->c);
+	t->c = NULL;
+	return o;
+}
+
+static int run(struct tail *t)
+{
+	unsigned delay = BACKOFF_MIN_MS, failures = 0;
+	bool ever = false;
+
+	for (;;) {
+		enum outcome o = session(t);
+
+		if (stop_requested || o == SESSION_STOP)
+			return CLI_OK;
+		if (o == SESSION_FATAL) {
+			fprintf(stderr, WHO ": %s\n", t->why);
+			return CLI_FAILED;
+		}
+		if (t->tailed) {
+			ever = true;
+			failures = 0;
+			delay = BACKOFF_MIN_MS;
+		} else if (!ever && ++failures >= START_ATTEMPTS) {
+			fprintf(stderr, WHO ": %s; giving up after %u attempts\n", t->why, failures);
+			return CLI_FAILED;
+		}
+		fprintf(stderr, WHO ": %s; reconnecting in %.1f s\n", t->why, delay / 1000.0);
+		t->reconnecting = ever;
+		if (nap(delay))
+			return CLI_OK;
+		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: hotline tail [calls|complaints|all] [--from ID | --from STREAM=ID ...]\n"
+	        "                    [--filter KEY=VALUE ...] [--json] [-c CONFIG] [--host HOST:PORT]\n"
+	        "                    [--user USER] [--credentials FILE]\n"
+	        "Follows the call and/or complaint log live (default: all), one line per entry, until\n"
+	        "Ctrl-C: local time, stream, event, agent, customer tier and a summary.\n"
+	        "  --from ID           start after this entry id (exclusive; 0 = from the beginning)\n"
+	        "                      instead of with new entries only; with `all`, name the stream:\n"
+	        "                      --from calls=ID --from complaints=ID\n"
+	        "  --filter KEY=VALUE  only entries whose KEY is VALUE; KEY is queue, agent, tier,\n"
+	        "                      severity or event; a repeated key means any of its values,\n"
+	        "                      different keys must all match; an entry without the field does\n"
+	        "                      not match (calls carry no tier or severity); the filters are\n"
+	        "                      sent with every stream tailed\n"
+	        "  --json              print each entry as it is pushed, one JSON object per line, with\n"
+	        "                      \"stream\" added\n"
+	        "  -c, --config FILE   the daemon's config, to connect to its first listen address\n"
+	        "                      (default " CLI_DEFAULT_CONFIG " if present, else 127.0.0.1:7300)\n"
+	        "  --host HOST:PORT    connect here instead ([v6addr]:port for IPv6)\n"
+	        "  --user USER         log in as USER (default: $HOTLINE_USER)\n"
+	        "  --credentials FILE  read user:secret from the first line of FILE, which must not be\n"
+	        "                      accessible by group or others (chmod 600 FILE)\n"
+	        "The secret is never taken from the command line (other users could read it with ps):\n"
+	        "set HOTLINE_SECRET (and HOTLINE_USER or --user), or use --credentials. Only supervisors\n"
+	        "and admins may tail.\n"
+	        "When the connection drops, reconnects (0.2 s doubling to 5 s) and resumes after the last\n"
+	        "entry printed, so nothing is missed or repeated. Colours only on a terminal, without\n"
+	        "NO_COLOR.\n"
+	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start, or login or\n"
+	        "TAIL refused; 64 usage error (also missing or unsafe credentials).\n");
+}
+
+static bool add_filter(json_t *filter, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char key[16];
+	json_t *v, *old;
+	bool known = false;
+
+	if (eq == NULL || eq == arg || eq[1] == '\0' || (size_t)(eq - arg) >= sizeof(key))
+		return false;
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
+	for (size_t i = 0; i < sizeof(filter_keys) / sizeof(filter_keys[0]); i++)
+		known |= strcmp(key, filter_keys[i]) == 0;
+	if (!known || (v = json_string(eq + 1)) == NULL) /* NULL: not UTF-8 */
+		return false;
+	old = json_object_get(filter, key);
+	if (old == NULL)
+		return json_object_set_new(filter, key, v) == 0;
+	if (json_is_string(old)) {
+		json_t *a = json_array();
+
+		json_array_append(a, old);
+		json_object_set_new(filter, key, a);
+		old = a;
+	}
+	return json_array_append_new(old, v) == 0;
+}
+
+static bool add_from(struct tail_args *a, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[16];
+	int s;
+
+	if (eq == NULL) {
+		a->from_any = arg;
+		return valid_from(arg);
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg < 15 ? eq - arg : 15), arg);
+	s = stream_index(name);
+	if (s < 0 || !valid_from(eq + 1))
+		return false;
+	a->from[s] = eq + 1;
+	return true;
+}
+
+static int parse_args(struct tail *t, struct tail_args *a, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, 'c'}, {"host", required_argument, NULL, 'H'},
+	    {"user", required_argument, NULL, 'u'},   {"credentials", required_argument, NULL, 'C'},
+	    {"from", required_argument, NULL, 'f'},   {"filter", required_argument, NULL, 'F'},
+	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+	    {"secret", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'H':
+			a->host = optarg;
+			break;
+		case 'u':
+			a->user = optarg;
+			break;
+		case 'C':
+			a->credentials = optarg;
+			break;
+		case 'j':
+			t->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		case 'f':
+			if (!add_from(a, optarg)) {
+				fprintf(stderr,
+				        WHO ": --from takes $, 0, an entry id like 1795381813307-0, or "
+				            "calls=ID / complaints=ID; got '%s'\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'F':
+			if (!add_filter(a->filter, optarg)) {
+				fprintf(stderr,
+				        WHO ": --filter takes KEY=VALUE with KEY one of queue, agent, tier, "
+				            "severity, event (UTF-8); got '%s'\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'S':
+			fprintf(stderr,
+			        WHO ": secrets are not taken from the command line (ps shows it to every "
+			            "user): set HOTLINE_SECRET or use --credentials FILE\n");
+			return CLI_USAGE;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	return -1;
+}
+
+static int pick_streams(struct tail *t, struct tail_args *a, int argc, char **argv)
+{
+	const char *which = optind < argc ? argv[optind++] : "all";
+	int s = stream_index(which);
+
+	if (optind < argc || (s < 0 && strcmp(which, "all") != 0)) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (s < 0 && a->from_any) {
+		fprintf(stderr, WHO ": with all, say which stream --from is for: --from calls=ID "
+		                    "--from complaints=ID\n");
+		return CLI_USAGE;
+	}
+	for (int i = 0; i < N_STREAMS; i++) {
+		const char *from = a->from[i] ? a->from[i] : i == s ? a->from_any : NULL;
+
+		t->s[i].wanted = s < 0 || s == i;
+		if (from && !t->s[i].wanted) {
+			fprintf(stderr, WHO ": --from %s=... but %s is not tailed\n", stream_name[i],
+			        stream_name[i]);
+			return CLI_USAGE;
+		}
+		snprintf(t->s[i].last, sizeof(t->s[i].last), "%s", from ? from : "$");
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Credentials */
+
+static bool valid_cred(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* The first line of an owner-only file: "user:secret". */
+static int read_credentials(struct tail *t, const char *file)
+{
+	char buf[CONFIG_NAME_MAX + SECRET_MAX + 8], *colon, *nl;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0) {
+		fprintf(stderr, WHO ": cannot open %s: %s\n", file, strerror(errno));
+		return CLI_USAGE;
+	}
+	/* fstat on the open file: no window to swap it after the check. */
+	if (fstat(fd, &st) != 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		if (S_ISREG(st.st_mode))
+			fprintf(stderr,
+			        WHO ": permissions %04o for '%s' are too open: a credentials file must not "
+			            "be accessible by group or others (chmod 600 %s)\n",
+			        (unsigned)(st.st_mode & 07777), file, file);
+		else
+			fprintf(stderr, WHO ": %s is not a regular file\n", file);
+		close(fd);
+		return CLI_USAGE;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((nl = strpbrk(buf, "\r\n")) != NULL)
+		*nl = '\0';
+	colon = strchr(buf, ':');
+	if (colon == NULL || (size_t)(colon - buf) > CONFIG_NAME_MAX || strlen(colon + 1) >= SECRET_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		fprintf(stderr, WHO ": the first line of %s must be user:secret\n", file);
+		return CLI_USAGE;
+	}
+	memcpy(t->user, buf, (size_t)(colon - buf));
+	t->user[colon - buf] = '\0';
+	snprintf(t->secret, sizeof(t->secret), "%s", colon + 1);
+	explicit_bzero(buf, sizeof(buf));
+	return -1;
+}
+
+static int credentials(struct tail *t, const struct tail_args *a)
+{
+	const char *secret = getenv("HOTLINE_SECRET"), *user = a->user ? a->user : getenv("HOTLINE_USER");
+	int rc;
+
+	if (a->credentials) {
+		if ((rc = read_credentials(t, a->credentials)) >= 0)
+			return rc;
+		if (a->user && strcmp(a->user, t->user) != 0) {
+			fprintf(stderr, WHO ": --user %s disagrees with the user in %s\n", a->user,
+			        a->credentials);
+			return CLI_USAGE;
+		}
+	} else if (secret && *secret && user && *user) {
+		if (strlen(user) >= sizeof(t->user) || strlen(secret) >= sizeof(t->secret))
+			goto bad;
+		snprintf(t->user, sizeof(t->user), "%s", user);
+		snprintf(t->secret, sizeof(t->secret), "%s", secret);
+	} else {
+		fprintf(stderr,
+		        WHO ": no credentials: set HOTLINE_SECRET and HOTLINE_USER (or --user USER), or "
+		            "use --credentials FILE (user:secret, mode 600); secrets are not taken from the "
+		            "command line\n");
+		return CLI_USAGE;
+	}
+	if (valid_cred(t->user, CONFIG_NAME_MAX) && valid_cred(t->secret, SECRET_MAX - 1))
+		return -1;
+bad:
+	fprintf(stderr,
+	        WHO ": the user name (at most %d bytes) and secret must be non-empty, without spaces or "
+	            "control characters\n",
+	        CONFIG_NAME_MAX);
+	return CLI_USAGE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Address */
+
+static void set_host(struct tail *t, const char *host, unsigned port)
+{
+	/* A wildcard listener is reached through loopback. */
+	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	t->port = port;
+}
+
+static int address(struct tail *t, const struct tail_args *a)
+{
+	const char *file = a->config ? a->config : CLI_DEFAULT_CONFIG;
+	struct config *cfg;
+	char err[1024];
+
+	if (a->host) {
+		if (lc_parse_hostport(a->host, t->host, sizeof(t->host), &t->port, LC_DEFAULT_PORT) == 0)
+			return -1;
+		fprintf(stderr, WHO ": --host takes HOST:PORT or [v6addr]:PORT, got '%s'\n", a->host);
+		return CLI_USAGE;
+	}
+	if (!a->config && access(file, F_OK) != 0 && errno == ENOENT) {
+		set_host(t, "127.0.0.1", LC_DEFAULT_PORT);
+		return -1;
+	}
+	if ((cfg = config_load(file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, WHO ": cannot load the config (use --host to skip it): %s\n", err);
+		return CLI_FAILED;
+	}
+	if (cfg->n_listen > 0 && cfg->listen[0].port == 0) {
+		fprintf(stderr, WHO ": %s listens on a port the kernel picks (0): use --host\n", file);
+		config_free(cfg);
+		return CLI_FAILED;
+	}
+	if (cfg->n_listen > 0)
+		set_host(t, cfg->listen[0].host, cfg->listen[0].port);
+	else
+		set_host(t, "127.0.0.1", LC_DEFAULT_PORT);
+	config_free(cfg);
+	return -1;
+}
+
+static int filter_text(struct tail *t, json_t *filter)
+{
+	if (json_object_size(filter) == 0)
+		return -1;
+	t->filter = json_dumps(filter, JSON_COMPACT);
+	if (t->filter != NULL)
+		return -1;
+	fprintf(stderr, WHO ": out of memory\n");
+	return CLI_FAILED;
+}
+
+int cmd_tail(int argc, char **argv)
+{
+	struct tail *t = calloc(1, sizeof(*t));
+	struct tail_args a = {.filter = json_object()};
+	int rc;
+
+	if (t == NULL || a.filter == NULL) {
+		fprintf(stderr, WHO ": out of memory\n");
+		rc = CLI_FAILED;
+	} else if ((rc = parse_args(t, &a, argc, argv)) < 0 && (rc = pick_streams(t, &a, argc, argv)) < 0 &&
+	           (rc = credentials(t, &a)) < 0 && (rc = address(t, &a)) < 0 &&
+	           (rc = filter_text(t, a.filter)) < 0) {
+		t->color = !t->json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+		install_signals();
+		rc = run(t);
+	}
+	json_decref(a.filter);
+	if (t) {
+		free(t->filter);
+		explicit_bzero(t->secret, sizeof(t->secret));
+		free(t);
+	}
+	return rc;
+}
