@@ -27,6 +27,7 @@ struct call_write {
 	struct logwrite w; /* must be first: the logwrite callbacks get this */
 	enum call_event event;
 	char call_id[LOGWRITE_ID_MAX + 1];
+	char tier[16]; /* offer with customer_id: the customer's tier, read first */
 	json_t *args;
 };
 
@@ -188,10 +189,16 @@ static void decide(struct logwrite *w, const json_t *state)
 		logwrite_copy(entry, cw->args, "phone");
 		logwrite_copy(entry, cw->args, "queue");
 		logwrite_copy(entry, cw->args, "dnis");
+		/* The customer's value tier, for supervisors' filters and reports. */
+		if (cw->tier[0])
+			json_object_set_new(entry, "tier", json_string(cw->tier));
+		else if (cid == NULL)
+			carry(entry, state, "tier");
 	} else {
 		carry(entry, state, "customer_id");
 		carry(entry, state, "phone");
 		carry(entry, state, "queue");
+		carry(entry, state, "tier");
 	}
 	logwrite_copy(entry, cw->args, "to");
 	logwrite_copy(entry, cw->args, "disposition");
@@ -219,6 +226,7 @@ static void decide(struct logwrite *w, const json_t *state)
 	logwrite_copy(st, entry, "customer_id");
 	logwrite_copy(st, entry, "phone");
 	logwrite_copy(st, entry, "queue");
+	logwrite_copy(st, entry, "tier");
 	if (cw->event == CALL_ANSWER || cw->event == CALL_TRANSFER)
 		json_object_set_new(st, "leg_at_ms", json_sprintf("%lld", now_ms));
 	if (cw->event == CALL_OFFER)
@@ -295,6 +303,26 @@ static bool spool_check(struct logwrite *w, const char *known, char next_state[3
 	return true;
 }
 
+static void on_tier(struct logwrite *w, const redisReply *r)
+{
+	struct call_write *cw = (struct call_write *)w;
+
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(cw->tier))
+		snprintf(cw->tier, sizeof(cw->tier), "%.*s", (int)r->len, r->str);
+}
+
+/* An offer naming its customer: read the customer's tier with the state. */
+static void offer_reads(struct logwrite *w, const redisReply *unused)
+{
+	struct call_write *cw = (struct call_write *)w;
+	const char *cid = json_string_value(json_object_get(cw->args, "customer_id"));
+	char key[KEY_MAX];
+
+	if (cw->event != CALL_OFFER || cid == NULL || key_customer(key, w->srv->cfg->redis.key_prefix, cid) < 0)
+		return;
+	logwrite_read(w, 3, (const char *[]){"HGET", key, "tier"}, on_tier);
+}
+
 static const struct logwrite_ops call_ops = {
 	.decide = decide,
 	.free = call_write_free,
@@ -327,5 +355,5 @@ void cmd_call(struct request *req, const struct command_args *args)
 	snprintf(key, sizeof(key), "calls:%s", cw->call_id);
 	logwrite_describe(&cw->w, "CALL", call_event_name(cw->event), cw->args, key);
 	snprintf(key, sizeof(key), "%scall:%s", req->srv->cfg->redis.key_prefix, cw->call_id);
-	logwrite_start(&cw->w, key, NULL);
+	logwrite_start(&cw->w, key, offer_reads);
 }

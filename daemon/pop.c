@@ -217,6 +217,9 @@ static void finish(struct pop *p)
 	struct request *req = p->req;
 	json_t *body = NULL;
 
+	if (p->call_id[0] && req->conn)
+		conn_release_barrier(req->conn);
+
 	if (p->failed) {
 		if (p->redis_error)
 			request_reply_err(req, ERR_INTERNAL, "Redis refused a screen-pop command (see the daemon log)");
@@ -287,11 +290,16 @@ static void fetch_customer(struct pop *p)
 	if (!send_cmd(p, &p->fixed[2], 2, (const char *[]){"HGETALL", k_open}))
 		return;
 	if (p->call_id[0]) {
-		/* Link the call to the customer, so call events logged later carry
-		 * the customer without the desktop repeating it. */
+		/* Link the call to the customer (and the customer's tier, read in
+		 * Redis), so call events logged later carry both without the
+		 * desktop repeating them; still the same round trip. */
+		static const char link_script[] =
+			"return redis.call('HSET', KEYS[1], 'customer_id', ARGV[1], 'tier',"
+			" redis.call('HGET', KEYS[2], 'tier') or '')";
+
 		snprintf(k_call, sizeof(k_call), "%scall:%s", prefix(p), p->call_id);
 		p->fixed[3].step = STEP_LINK_CALL;
-		send_cmd(p, &p->fixed[3], 4, (const char *[]){"HSET", k_call, "customer_id", id});
+		send_cmd(p, &p->fixed[3], 6, (const char *[]){"EVAL", link_script, "2", k_call, k_rec, id});
 	}
 }
 
@@ -538,6 +546,9 @@ void cmd_pop(struct request *req, const struct command_args *args)
 		pop_free(p);
 		return;
 	}
+	/* Linking a call writes: a CALL pipelined behind this POP must see it. */
+	if (p->call_id[0])
+		conn_set_barrier(req->conn);
 	if (p->by == BY_ID) {
 		fetch_customer(p);
 	} else {

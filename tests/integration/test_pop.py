@@ -147,6 +147,13 @@ class PopTest(harness.TestCase):
         self.assertEqual(body["call_id"], "call-77")
         with self.redis.client() as r:
             self.assertEqual(r.command("HGET", P + "call:call-77", "customer_id"), b"C1")
+            # The tier travels with the link, so the call's log entries carry it.
+            self.assertEqual(r.command("HGET", P + "call:call-77", "tier"), b"platinum")
+        self.assertIn('"state":"offered"', c.request('CALL offer {"call_id":"call-77","queue":"q"}'))
+        with self.redis.client() as r:
+            _id, fields = r.command("XREVRANGE", P + "log:calls", "+", "-", "COUNT", "1")[0]
+            entry = json.loads(dict(zip(fields[::2], fields[1::2]))[b"entry"])
+        self.assertEqual((entry["customer_id"], entry["tier"]), ("C1", "platinum"))
 
     def test_bad_requests(self):
         c = self.connect_auth("agent1")

@@ -404,6 +404,7 @@ class TailTest(harness.TestCase):
             {"queue": "mobile", "event": ["offer", "end"]},  # keys combine with AND
             {"state": "held"},
             {"customer_id": "CP"},
+            {"tier": "platinum"},  # calls carry the customer's tier from the offer on
         ]
         tailers = []
         for f in specs:
