@@ -149,6 +149,10 @@ static bool set_timezone(const struct opt *o, void *field, const char *s, size_t
 static bool set_path(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                      size_t whylen);
 static int cmp_int32(const void *a, const void *b);
+static bool set_endpoint(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen);
+static bool check_tls(struct loader *ld, yaml_node_t *map, const struct config *cfg);
+static const yaml_node_t *blame(struct loader *ld, yaml_node_t *map, const char *k1, const char *k2);
 static bool load_listen(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool load_users(struct loader *ld, const struct section *sec, yaml_node_t *node, struct config *cfg);
 static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config *cfg);
@@ -350,6 +354,23 @@ static const struct opt spool_opts[] = {
 		"largest spool file, bytes"},
 };
 
+#define TLS(f) FIELD(struct config_tls, f)
+static const struct opt tls_opts[] = {
+	/* key            type        field              min max   default */
+	{"listen",        OPT_CUSTOM, TLS(listen),       0,  0,    "",
+		"\"host:port\" of the TLS listener; empty = none",          .aux.set = set_endpoint},
+	{"certificate",   OPT_CUSTOM, TLS(certificate),  0,  4095, "",
+		"PEM certificate chain, server certificate first",     .aux.set = set_path},
+	{"key",           OPT_CUSTOM, TLS(key),          0,  4095, "",
+		"PEM private key of the certificate",                  .aux.set = set_path},
+};
+
+#define METRICS(f) FIELD(struct config_metrics, f)
+static const struct opt metrics_opts[] = {
+	{"listen",        OPT_CUSTOM, METRICS(listen),   0,  0,    "",
+		"\"host:port\" of the Prometheus endpoint; empty = off",     .aux.set = set_endpoint},
+};
+
 static const struct opt idempotency_opts[] = {
 	/* key      type      field                     min max  default */
 	{"ttl_h",   OPT_UINT, RULES(idempotency_ttl_h), 1,  720, "24",
@@ -374,6 +395,8 @@ static const struct section sections[] = {
 	{"calendar",    false, AT(sla.calendar), TABLE(calendar_opts),    NULL,        NULL},
 	{"spool",       false, AT(spool),        TABLE(spool_opts),       NULL,        NULL},
 	{"idempotency", false, AT(log_rules),    TABLE(idempotency_opts), NULL,        NULL},
+	{"tls",         false, AT(tls),          TABLE(tls_opts),         NULL,        check_tls},
+	{"metrics",     false, AT(metrics),      TABLE(metrics_opts),     NULL,        NULL},
 };
 /* clang-format on */
 
@@ -819,6 +842,31 @@ static bool set_timezone(const struct opt *o, void *field, const char *s, size_t
 
 /* Any file name the kernel accepts, except control characters, which only
  * ever get there by mistake and garble log lines that quote the path. */
+/* "" (off) or "host:port" / "[v6addr]:port" with a port of 1..65535. */
+static bool set_endpoint(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen)
+{
+	struct config_endpoint *e = field;
+
+	memset(e, 0, sizeof(*e));
+	if (len == 0)
+		return true;
+	if (!parse_hostport(s, len, e->addr.host, sizeof(e->addr.host), &e->addr.port, 0, whybuf, whylen))
+		return false;
+	e->enabled = true;
+	return true;
+}
+
+static bool check_tls(struct loader *ld, yaml_node_t *map, const struct config *cfg)
+{
+	const struct config_tls *t = &cfg->tls;
+
+	if (t->listen.enabled && (!t->certificate[0] || !t->key[0]))
+		return fail(ld, map ? blame(ld, map, "certificate", "key") : NULL,
+		            "section 'tls' needs 'certificate' and 'key' when 'listen' is set");
+	return true;
+}
+
 static bool set_path(const struct opt *o, void *field, const char *s, size_t len, char *whybuf, size_t whylen)
 {
 	if (len < o->min || len > o->max || len >= o->size)

@@ -94,6 +94,24 @@ struct config_log_rules {
 	unsigned idempotency_ttl_h; /* default 24: hours a request_id's reply is remembered */
 };
 
+/* An optional listening address: "" in the file means off. */
+struct config_endpoint {
+	bool enabled;
+	struct config_listen addr;
+};
+
+/* One TLS listener beside the plaintext ones (TLS 1.2+, reloaded on SIGHUP). */
+struct config_tls {
+	struct config_endpoint listen;
+	char certificate[4096]; /* PEM, the chain with the server certificate first */
+	char key[4096];         /* PEM private key */
+};
+
+/* The Prometheus text endpoint (off by default; keep it on loopback). */
+struct config_metrics {
+	struct config_endpoint listen;
+};
+
 /* Acknowledged writes wait here while Redis is unreachable. */
 struct config_spool {
 	char path[4096];  /* default "/var/lib/hotline/spool.log" */
@@ -123,6 +141,8 @@ struct config {
 	struct config_log_rules log_rules;
 	struct sla_policy sla; /* the calendar's zone is validated, not applied */
 	struct config_spool spool;
+	struct config_tls tls;
+	struct config_metrics metrics;
 };
 
 /* Parse and validate FILE.  On success returns a new config (free with

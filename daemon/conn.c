@@ -173,6 +173,7 @@ struct request *conn_request_new(struct conn *c, int verb)
 	memcpy(req->user, c->user, sizeof(req->user));
 	req->role = c->role;
 	req->verb = verb;
+	req->started_ns = stats_now_ns();
 	if (c->tail)
 		c->tail->next = req;
 	else
@@ -242,6 +243,7 @@ static void complete(struct request *req, char *line, size_t len, const char *er
 		return;
 	}
 	stats_count_reply(&c->srv->stats, req->verb, err_code);
+	stats_observe_latency(&c->srv->stats, req->verb, req->started_ns);
 	if (line == NULL) {
 		static const char oom[] = "ERR internal out of memory\n";
 

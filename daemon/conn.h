@@ -35,6 +35,7 @@ struct request {
 	char user[CONFIG_NAME_MAX + 1]; /* who the request acts as */
 	enum role role;
 	int verb; /* index in the command table, -1 before lookup */
+	uint64_t started_ns; /* when the line was read, for the latency histogram */
 	request_observer_fn *observer;
 	void *observer_arg;
 	long long replay_at_ms; /* a spooled write replayed: when it happened; 0 = live */

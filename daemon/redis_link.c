@@ -33,12 +33,14 @@ struct redis_link {
 
 	unsigned pending;
 	uint64_t last_progress_ms; /* last reply, or when pending went 0 -> 1 */
+	struct latency_hist latency;
 };
 
 struct link_cmd {
 	struct redis_link *link;
 	redis_reply_fn *fn;
 	void *arg;
+	uint64_t sent_ns;
 };
 
 static uint64_t now_ms(void)
@@ -250,6 +252,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	link->pending--;
 	link->last_progress_ms = now_ms();
+	if (r != NULL)
+		latency_observe(&link->latency, (double)(stats_now_ns() - cmd->sent_ns) / 1e9);
 	cmd->fn(r, cmd->arg);
 	free(cmd);
 }
@@ -267,6 +271,7 @@ int redis_link_command(struct redis_link *link, redis_reply_fn *fn, void *arg, i
 	cmd->link = link;
 	cmd->fn = fn;
 	cmd->arg = arg;
+	cmd->sent_ns = stats_now_ns();
 	if (redisAsyncCommandArgv(link->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
 		free(cmd);
 		return -1;
@@ -302,6 +307,11 @@ const char *redis_link_address(const struct redis_link *link)
 unsigned redis_link_pending(const struct redis_link *link)
 {
 	return link->pending;
+}
+
+const struct latency_hist *redis_link_latency(const struct redis_link *link)
+{
+	return &link->latency;
 }
 
 uint64_t redis_link_reconnects(const struct redis_link *link)

@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "stats.h"
 
 enum redis_link_state {
 	REDIS_LINK_DOWN,
@@ -55,6 +56,8 @@ const char *redis_link_state_name(enum redis_link_state state);
 const char *redis_link_address(const struct redis_link *link);
 unsigned redis_link_pending(const struct redis_link *link);
 uint64_t redis_link_reconnects(const struct redis_link *link);
+/* Command round trips (queued to reply) on this link. */
+const struct latency_hist *redis_link_latency(const struct redis_link *link);
 
 /* Tear down: pending callbacks get NULL, no reconnect. */
 void redis_link_free(struct redis_link *link);

@@ -39,6 +39,35 @@ void stats_count_reply(struct stats *st, int verb, const char *err_code)
 		st->errors[stats_error_index(err_code)]++;
 }
 
+const double stats_latency_bounds[STATS_LATENCY_BUCKETS - 1] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+void latency_observe(struct latency_hist *h, double seconds)
+{
+	size_t i = 0;
+
+	while (i < STATS_LATENCY_BUCKETS - 1 && seconds > stats_latency_bounds[i])
+		i++;
+	h->buckets[i]++;
+	h->count++;
+	h->sum_s += seconds;
+}
+
+uint64_t stats_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void stats_observe_latency(struct stats *st, int verb, uint64_t started_ns)
+{
+	if (verb >= 0 && verb < STATS_MAX_COMMANDS && started_ns)
+		latency_observe(&st->verb_latency[verb], (double)(stats_now_ns() - started_ns) / 1e9);
+}
+
 uint64_t stats_now_ms(void)
 {
 	struct timespec ts;

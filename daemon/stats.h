@@ -24,6 +24,19 @@ enum stats_error {
 	STATS_ERR_COUNT
 };
 
+/* Latency histogram with fixed Prometheus-style buckets (seconds, upper
+ * bounds; the last bucket is +Inf). */
+#define STATS_LATENCY_BUCKETS 17
+extern const double stats_latency_bounds[STATS_LATENCY_BUCKETS - 1];
+
+struct latency_hist {
+	uint64_t buckets[STATS_LATENCY_BUCKETS]; /* non-cumulative counts */
+	uint64_t count;
+	double sum_s;
+};
+
+void latency_observe(struct latency_hist *h, double seconds);
+
 struct verb_counters {
 	uint64_t count;
 	uint64_t errors;
@@ -35,6 +48,7 @@ struct stats {
 	uint64_t conn_total;
 	uint64_t conn_rejected;
 	struct verb_counters verbs[STATS_MAX_COMMANDS];
+	struct latency_hist verb_latency[STATS_MAX_COMMANDS];
 	uint64_t errors[STATS_ERR_COUNT];
 };
 
@@ -43,6 +57,9 @@ enum stats_error stats_error_index(const char *code);
 const char *stats_error_name(enum stats_error e);
 
 void stats_count_reply(struct stats *st, int verb /* -1 = none */, const char *err_code /* NULL = OK */);
+void stats_observe_latency(struct stats *st, int verb, uint64_t started_ns);
+
+uint64_t stats_now_ns(void);
 
 uint64_t stats_now_ms(void);
 
