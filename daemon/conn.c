@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "server.h"
 #include "tail.h"
+#include "tls.h"
 
 static void conn_process_input(struct conn *c);
 
@@ -59,10 +60,25 @@ static void arm_timer(struct conn *c)
 		event_add(c->timer, &tv);
 }
 
+static void tls_handshake_failed(struct conn *c, const char *why)
+{
+	char reason[512];
+
+	c->srv->tls_handshake_failures++;
+	c->tls_failed = true;
+	snprintf(reason, sizeof(reason), "TLS handshake failed: %s", why);
+	conn_close(c, reason);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->tls && !c->tls_open) {
+		/* No line can be said before the handshake: just hang up. */
+		tls_handshake_failed(c, "timed out");
+		return;
+	}
 	if (c->n_pending > 0 || c->tails[0] || c->tails[1]) {
 		/* Waiting on us, or watching a tail: not idle. */
 		arm_timer(c);
@@ -98,52 +114,102 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->closed)
+		return; /* a deferred (TLS) callback after conn_close */
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done (plain sockets never report this here). */
+		c->tls_open = true;
+		if (log_enabled(LOG_LEVEL_DEBUG)) {
+			char session[128];
+
+			tls_describe_session(bev, session, sizeof(session));
+			clog_debug(c, "TLS handshake done: %s", session);
+		}
+	}
+	if (c->tls && !c->tls_open && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		char why[400];
+
+		tls_error_text(bev, what & BEV_EVENT_EOF ? "the client closed the connection" : "connection error",
+		               why, sizeof(why));
+		tls_handshake_failed(c, why);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		/* The client may have half-closed after pipelining its requests
 		 * (`printf 'PING\n' | nc`): answer what it sent, then close. */
 		c->eof = true;
 		bufferevent_disable(c->bev, EV_READ);
+		/* libevent's OpenSSL bufferevent stops writing too at the end of
+		 * input; the answers still have to go out. */
+		if (c->tls)
+			bufferevent_enable(c->bev, EV_WRITE);
 		conn_process_input(c);
 		close_if_flushed(c);
 	} else if (what & BEV_EVENT_ERROR) {
-		char reason[128];
+		char reason[512];
 
-		snprintf(reason, sizeof(reason), "socket error: %s", strerror(EVUTIL_SOCKET_ERROR()));
+		if (c->tls) {
+			char why[400];
+
+			/* Callbacks are deferred here, so errno is long gone. */
+			c->tls_failed = true;
+			tls_error_text(bev, "connection reset or broken", why, sizeof(why));
+			snprintf(reason, sizeof(reason), "TLS error: %s", why);
+		} else {
+			snprintf(reason, sizeof(reason), "socket error: %s", strerror(EVUTIL_SOCKET_ERROR()));
+		}
 		conn_close(c, reason);
 	}
 }
 
-struct conn *conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
+static struct conn *create(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen,
+                           struct tls *tls)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int one = 1;
 
-	if (c == NULL)
-		return NULL;
-	c->srv = srv;
-	c->id = ++srv->next_conn_id;
-	format_peer(addr, c->peer, sizeof(c->peer));
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c->timer = evtimer_new(srv->base, on_timer, c);
-	if (c->bev == NULL || c->timer == NULL) {
-		if (c->bev)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
-		if (c->timer)
-			event_free(c->timer);
-		free(c);
+	if (c == NULL) {
+		evutil_closesocket(fd);
 		return NULL;
 	}
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	c->tls = tls != NULL;
+	format_peer(addr, c->peer, sizeof(c->peer));
 	/* Replies are whole lines written at once: Nagle would only delay them. */
 	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Both take the socket, closing it when they fail. */
+	if (tls)
+		c->bev = tls_bufferevent_new(tls, srv->base, fd);
+	else
+		c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = c->bev ? evtimer_new(srv->base, on_timer, c) : NULL;
+	if (c->bev == NULL || c->timer == NULL) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else if (!tls)
+			evutil_closesocket(fd);
+		free(c);
+		return NULL;
+	}
 	proto_framer_init(&c->framer, line_cap(c));
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	conn_apply_limits(c);
 	bufferevent_enable(c->bev, EV_READ);
 	arm_timer(c);
 	return c;
+}
+
+struct conn *conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
+{
+	return create(srv, fd, addr, addrlen, NULL);
+}
+
+struct conn *conn_new_tls(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen,
+                          struct tls *tls)
+{
+	return create(srv, fd, addr, addrlen, tls);
 }
 
 void conn_apply_limits(struct conn *c)
@@ -358,6 +424,8 @@ static void conn_process_input(struct conn *c)
 			break;
 	}
 	c->processing = false;
+	if (c->tls_open && !c->closed)
+		tls_resume_reading(c->bev);
 }
 
 void conn_set_identity(struct conn *c, const char *user, enum role role)
@@ -399,6 +467,11 @@ void conn_say_goodbye(struct conn *c, const char *reason)
 
 	if (c->closed || c->close_when_flushed)
 		return;
+	if (c->tls && !c->tls_open) {
+		/* Nothing can be said before the handshake completes. */
+		conn_close(c, reason);
+		return;
+	}
 	body = json_pack("{s:s}", "reason", reason);
 	line = body ? proto_format_push("bye", body, &len) : NULL;
 	json_decref(body);
@@ -438,6 +511,8 @@ void conn_close(struct conn *c, const char *reason)
 	tail_conn_closed(c);
 	clog_info(c, "closed: %s", reason);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->tls_open && !c->tls_failed)
+		tls_shutdown(c->bev); /* close_notify, best effort */
 	event_del(c->timer);
 	for (req = c->head; req; req = next) {
 		next = req->next;

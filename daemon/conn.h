@@ -24,6 +24,7 @@
 
 struct server;
 struct tail_sub;
+struct tls;
 
 /* Told the outcome of a request that has no client to answer (a replay). */
 typedef void request_observer_fn(void *arg, const char *err_code /* NULL = OK */, const char *line);
@@ -69,6 +70,9 @@ struct conn {
 	bool close_when_flushed;
 	bool eof; /* the client half-closed: answer what it sent, then close */
 	bool closed;
+	bool tls;         /* accepted on the TLS listener */
+	bool tls_open;    /* ... and its handshake has completed */
+	bool tls_failed;  /* a TLS error: no close_notify on the way out */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -80,6 +84,13 @@ TAILQ_HEAD(conn_list, conn);
 #endif
 
 struct conn *conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen);
+
+/* The same over TLS with tls's current context: requests are read once the
+ * handshake completes; a failed handshake closes the connection (logged,
+ * counted in srv->tls_handshake_failures).  The auth deadline also bounds
+ * the handshake.  Takes the socket, closing it on failure (NULL). */
+struct conn *conn_new_tls(struct server *srv, evutil_socket_t fd, const struct sockaddr *addr, int addrlen,
+                          struct tls *tls);
 
 /* The one close path: logs why, stops I/O, orphans pending requests and
  * hands the memory to the server's reaper (never freed inside its own

@@ -22,17 +22,20 @@ struct listener {
 	struct server *srv;
 	struct evconnlistener *evl;
 	struct event *resume;
+	struct tls *tls; /* NULL: plaintext */
 	char name[300];
 };
 
-static void refuse(struct server *srv, evutil_socket_t fd)
+static void refuse(struct server *srv, evutil_socket_t fd, bool tls)
 {
 	static const char msg[] = "ERR rate_limited too many connections; try another server or later\n";
 	static uint64_t last_log_ms;
 	uint64_t now = stats_now_ms();
 
-	/* Best effort on a fresh socket: the kernel buffer takes one short line. */
-	if (write(fd, msg, sizeof(msg) - 1) < 0) {
+	/* Best effort on a fresh socket: the kernel buffer takes one short line.
+	 * A TLS client would only see garbage instead of a handshake: it just
+	 * sees the connection close. */
+	if (!tls && write(fd, msg, sizeof(msg) - 1) < 0) {
 		/* nothing to do: the client is being refused anyway */
 	}
 	evutil_closesocket(fd);
@@ -56,10 +59,10 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 		return;
 	}
 	if (srv->stats.conn_current >= srv->cfg->limits.max_connections) {
-		refuse(srv, fd);
+		refuse(srv, fd, l->tls != NULL);
 		return;
 	}
-	c = conn_new(srv, fd, addr, addrlen);
+	c = l->tls ? conn_new_tls(srv, fd, addr, addrlen, l->tls) : conn_new(srv, fd, addr, addrlen);
 	if (c == NULL) {
 		log_error("cannot set up a new connection: out of memory");
 		return;
@@ -106,7 +109,7 @@ static void describe(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
-struct listener *listener_new(struct server *srv, const struct config_listen *cfg)
+static struct listener *create(struct server *srv, const struct config_listen *cfg, struct tls *tls)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -121,6 +124,7 @@ struct listener *listener_new(struct server *srv, const struct config_listen *cf
 	if (l == NULL)
 		return NULL;
 	l->srv = srv;
+	l->tls = tls;
 	snprintf(port, sizeof(port), "%u", cfg->port);
 	rc = getaddrinfo(cfg->host, port, &hints, &ai);
 	if (rc != 0) {
@@ -143,8 +147,18 @@ struct listener *listener_new(struct server *srv, const struct config_listen *cf
 		describe((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	else
 		snprintf(l->name, sizeof(l->name), "%s:%s", cfg->host, port);
-	log_info("listening on %s", l->name);
+	log_info("listening on %s%s", l->name, tls ? " (tls)" : "");
 	return l;
+}
+
+struct listener *listener_new(struct server *srv, const struct config_listen *cfg)
+{
+	return create(srv, cfg, NULL);
+}
+
+struct listener *listener_new_tls(struct server *srv, const struct config_listen *cfg, struct tls *tls)
+{
+	return create(srv, cfg, tls);
 }
 
 void listener_free(struct listener *l)

@@ -10,6 +10,7 @@
 #include "journal.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pwhash_pool.h"
 #include "redis_link.h"
@@ -17,6 +18,7 @@
 #include "sla.h"
 #include "spooler.h"
 #include "tail.h"
+#include "tls.h"
 
 /* How long a SIGTERM drain may take before the remaining clients are cut. */
 #define DRAIN_DEADLINE_S 10
@@ -62,8 +64,11 @@ static void keep_restart_only_settings(const struct config *old, struct config *
 		log_warn("reload: 'listen' changed; it takes effect at the next restart");
 	if (memcmp(&fresh->redis, &old->redis, sizeof(old->redis)) != 0)
 		log_warn("reload: 'redis' changed; it takes effect at the next restart");
+	if (memcmp(&fresh->tls.listen, &old->tls.listen, sizeof(old->tls.listen)) != 0)
+		log_warn("reload: 'tls.listen' changed; it takes effect at the next restart");
 	memcpy(fresh->listen, old->listen, sizeof(old->listen));
 	fresh->n_listen = old->n_listen;
+	fresh->tls.listen = old->tls.listen;
 	fresh->redis = old->redis;
 }
 
@@ -81,6 +86,9 @@ static void reload(struct server *srv)
 		return;
 	}
 	keep_restart_only_settings(old, fresh);
+	/* New connections get the new certificate; on failure the old one stays. */
+	if (srv->tls)
+		tls_reload(srv->tls, &fresh->tls);
 	if (!sla_use_timezone(fresh->sla.calendar.timezone))
 		log_warn("reload: cannot use time zone '%s' for the SLA calendar", fresh->sla.calendar.timezone);
 	srv->cfg = fresh;
@@ -120,6 +128,8 @@ static void start_drain(struct server *srv, const char *signame)
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		listener_free(srv->listeners[i]);
 	srv->n_listeners = 0;
+	listener_free(srv->tls_listener);
+	srv->tls_listener = NULL;
 	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
 		bufferevent_disable(c->bev, EV_READ);
 		if (c->n_pending == 0)
@@ -233,6 +243,19 @@ struct server *server_new(struct config *cfg)
 			goto fail;
 		srv->n_listeners++;
 	}
+	/* After the plaintext listeners: tests take the first "listening on"
+	 * lines as the plaintext ports. */
+	if (cfg->tls.listen.enabled) {
+		srv->tls = tls_new(&cfg->tls);
+		srv->tls_listener = srv->tls ? listener_new_tls(srv, &cfg->tls.listen.addr, srv->tls) : NULL;
+		if (srv->tls_listener == NULL)
+			goto fail;
+	}
+	if (cfg->metrics.listen.enabled) {
+		srv->metrics = metrics_new(srv, &cfg->metrics.listen);
+		if (srv->metrics == NULL)
+			goto fail;
+	}
 	return srv;
 fail:
 	server_free(srv);
@@ -246,7 +269,8 @@ int server_run(struct server *srv)
 	redis_link_start(srv->redis);
 	tailer_start(srv->tailer);
 	srv->watchdog = notify_watchdog_start(srv->base);
-	snprintf(status, sizeof(status), "serving %zu listener(s)", srv->n_listeners);
+	snprintf(status, sizeof(status), "serving %zu listener(s)",
+	         srv->n_listeners + (srv->tls_listener != NULL));
 	notify_ready(status);
 	if (event_base_dispatch(srv->base) < 0) {
 		log_error("event loop failed");
@@ -265,6 +289,8 @@ void server_free(struct server *srv)
 		return;
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		listener_free(srv->listeners[i]);
+	listener_free(srv->tls_listener);
+	metrics_free(srv->metrics);
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "daemon exiting");
 	if (srv->reaper)
@@ -288,6 +314,7 @@ void server_free(struct server *srv)
 		event_free(srv->drain_deadline);
 	if (srv->reaper)
 		event_free(srv->reaper);
+	tls_free(srv->tls); /* connections' SSL objects held their own references */
 	if (srv->base)
 		event_base_free(srv->base);
 	config_free(srv->cfg);

@@ -14,11 +14,13 @@
 #include "stats.h"
 
 struct listener;
+struct tls;
 struct redis_link;
 struct pwhash_pool;
 struct journal;
 struct spooler;
 struct tailer;
+struct metrics;
 
 struct server {
 	struct event_base *base;
@@ -26,6 +28,9 @@ struct server {
 
 	struct listener *listeners[CONFIG_MAX_LISTEN];
 	size_t n_listeners;
+	struct listener *tls_listener; /* NULL when tls.listen is not set */
+	struct tls *tls;               /* its certificate, reloaded on SIGHUP */
+	uint64_t tls_handshake_failures;
 
 	struct conn_list conns;
 	struct conn_list reap; /* closed, to free after this loop iteration */
@@ -36,6 +41,7 @@ struct server {
 	struct journal *journal;
 	struct spooler *spooler;
 	struct tailer *tailer;
+	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */
 	struct pwhash_pool *pwhash;
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 

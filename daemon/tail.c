@@ -701,3 +701,8 @@ void cmd_untail(struct request *req, const struct command_args *args)
 	request_reply_ok(req, body);
 	json_decref(body);
 }
+
+const struct redis_link *tailer_link(const struct tailer *t)
+{
+	return t->link;
+}

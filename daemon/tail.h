@@ -33,4 +33,8 @@ size_t tailer_subscribers(const struct tailer *t);
 unsigned long long tailer_pushed(const struct tailer *t);
 unsigned long long tailer_overflows(const struct tailer *t);
 
+/* The reader's own Redis link (for metrics). */
+struct redis_link;
+const struct redis_link *tailer_link(const struct tailer *t);
+
 #endif

@@ -66,7 +66,7 @@ static bool valid_prefix(const char *p)
 }
 
 int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
-                    const char *prefix)
+                    const char *prefix, bool uses_phone)
 {
 	const char *file = config ? config : CLI_DEFAULT_CONFIG;
 	bool defaults = false;
@@ -108,7 +108,7 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 	else
 		snprintf(t->address, sizeof(t->address), strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
 		         t->port);
-	if (defaults && !redis_addr)
+	if (defaults && (uses_phone || !redis_addr))
 		fprintf(stderr, "%s: no %s: using Redis at %s, prefix \"%s\", default phone rules\n", who,
 		        CLI_DEFAULT_CONFIG, t->address, t->prefix);
 	return 0;

@@ -25,10 +25,12 @@ struct cli_target {
 
 /* Fill t.  config NULL: the default file if it exists, else the daemon's
  * defaults (127.0.0.1:6379, "hotline:"), which is said on stderr prefixed
- * by `who`.  Returns 0, or -1 with a message printed on stderr (bad
- * config), or -2 (bad --redis / --prefix: a usage error). */
+ * by `who` -- unless redis_addr names the Redis and the command does not
+ * use the phone rules (uses_phone false).  Returns 0, or -1 with a message
+ * printed on stderr (bad config), or -2 (bad --redis / --prefix: a usage
+ * error). */
 int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
-                    const char *prefix);
+                    const char *prefix, bool uses_phone);
 
 /* Connect (with the configured timeouts) and PING.  NULL with a message on
  * stderr prefixed by `who`. */

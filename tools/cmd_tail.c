@@ -68,6 +68,7 @@ struct tail {
 	char secret[SECRET_MAX];
 	char *filter; /* the filters as JSON text, or NULL */
 	bool json, color;
+	struct lc_tls_options tls; /* --tls, --ca */
 	struct stream_state s[N_STREAMS];
 
 	/* the current connection */
@@ -572,6 +573,19 @@ static enum outcome session(struct tail *t)
 	t->c = lc_connect(t->host, t->port, CONNECT_MS, err, sizeof(err));
 	if (t->c == NULL)
 		return stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
+	if (t->tls.enabled) {
+		int rc = lc_start_tls(t->c, &t->tls, CONNECT_MS);
+
+		/* A certificate that does not verify will not verify on the next
+		 * try either, and must not be talked to. */
+		if (rc != LC_OK) {
+			o = lost(t, rc == LC_TLS_VERIFY ? SESSION_FATAL : stop_requested ? SESSION_STOP : SESSION_LOST,
+			         "%s", lc_error(t->c));
+			lc_close(t->c);
+			t->c = NULL;
+			return o;
+		}
+	}
 	o = start(t);
 	if (o == GO_ON)
 		o = follow(t);
@@ -622,7 +636,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: hotline tail [calls|complaints|all] [--from ID | --from STREAM=ID ...]\n"
 	        "                    [--filter KEY=VALUE ...] [--json] [-c CONFIG] [--host HOST:PORT]\n"
-	        "                    [--user USER] [--credentials FILE]\n"
+	        "                    [--user USER] [--credentials FILE] [--tls] [--ca FILE]\n"
 	        "Follows the call and/or complaint log live (default: all), one line per entry, until\n"
 	        "Ctrl-C: local time, stream, event, agent, customer tier and a summary.\n"
 	        "  --from ID           start after this entry id (exclusive; 0 = from the beginning)\n"
@@ -638,6 +652,12 @@ static void usage(FILE *out)
 	        "  -c, --config FILE   the daemon's config, to connect to its first listen address\n"
 	        "                      (default " CLI_DEFAULT_CONFIG " if present, else 127.0.0.1:7300)\n"
 	        "  --host HOST:PORT    connect here instead ([v6addr]:port for IPv6)\n"
+	        "  --tls               connect with TLS (TLS 1.2 or later), to the config's tls.listen\n"
+	        "                      address unless --host is given; the daemon's certificate must\n"
+	        "                      verify against the system's trusted CAs and name the host or\n"
+	        "                      IP address connected to\n"
+	        "  --ca FILE           trust the CA certificate(s) in FILE (PEM) instead of the system's;\n"
+	        "                      implies --tls\n"
 	        "  --user USER         log in as USER (default: $HOTLINE_USER)\n"
 	        "  --credentials FILE  read user:secret from the first line of FILE, which must not be\n"
 	        "                      accessible by group or others (chmod 600 FILE)\n"
@@ -647,8 +667,9 @@ static void usage(FILE *out)
 	        "When the connection drops, reconnects (0.2 s doubling to 5 s) and resumes after the last\n"
 	        "entry printed, so nothing is missed or repeated. Colours only on a terminal, without\n"
 	        "NO_COLOR.\n"
-	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start, or login or\n"
-	        "TAIL refused; 64 usage error (also missing or unsafe credentials).\n");
+	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start, login or\n"
+	        "TAIL refused, or the daemon's TLS certificate does not verify (at once, no retry); 64 usage\n"
+	        "error (also missing or unsafe credentials).\n");
 }
 
 static bool add_filter(json_t *filter, const char *arg)
@@ -703,7 +724,8 @@ static int parse_args(struct tail *t, struct tail_args *a, int argc, char **argv
 	    {"user", required_argument, NULL, 'u'},   {"credentials", required_argument, NULL, 'C'},
 	    {"from", required_argument, NULL, 'f'},   {"filter", required_argument, NULL, 'F'},
 	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-	    {"secret", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+	    {"secret", required_argument, NULL, 'S'}, {"tls", no_argument, NULL, 'T'},
+	    {"ca", required_argument, NULL, 'A'},     {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -724,6 +746,13 @@ static int parse_args(struct tail *t, struct tail_args *a, int argc, char **argv
 			break;
 		case 'j':
 			t->json = true;
+			break;
+		case 'T':
+			t->tls.enabled = true;
+			break;
+		case 'A':
+			t->tls.ca_file = optarg;
+			t->tls.enabled = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -908,12 +937,29 @@ static int address(struct tail *t, const struct tail_args *a)
 		return CLI_USAGE;
 	}
 	if (!a->config && access(file, F_OK) != 0 && errno == ENOENT) {
+		if (t->tls.enabled) {
+			fprintf(stderr, WHO ": with --tls, give --host HOST:PORT (or -c CONFIG with tls.listen)\n");
+			return CLI_USAGE;
+		}
 		set_host(t, "127.0.0.1", LC_DEFAULT_PORT);
 		return -1;
 	}
 	if ((cfg = config_load(file, err, sizeof(err))) == NULL) {
 		fprintf(stderr, WHO ": cannot load the config (use --host to skip it): %s\n", err);
 		return CLI_FAILED;
+	}
+	if (t->tls.enabled) {
+		const struct config_listen *l = &cfg->tls.listen.addr;
+		bool ok = cfg->tls.listen.enabled && l->port != 0;
+
+		if (ok)
+			set_host(t, l->host, l->port);
+		else
+			fprintf(stderr, WHO ": %s %s: use --host\n", file,
+			        cfg->tls.listen.enabled ? "has its TLS listener on a port the kernel picks (0)"
+			                                : "has no TLS listener (tls.listen)");
+		config_free(cfg);
+		return ok ? -1 : CLI_FAILED;
 	}
 	if (cfg->n_listen > 0 && cfg->listen[0].port == 0) {
 		fprintf(stderr, WHO ": %s listens on a port the kernel picks (0): use --host\n", file);

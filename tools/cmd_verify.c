@@ -132,7 +132,7 @@ int cmd_verify(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix)) {
+	switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
 	case 0: break;
 	case -2: return CLI_USAGE;
 	default: return CLI_FAILED;

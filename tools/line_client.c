@@ -1,15 +1,19 @@
 /* line_client.c - see line_client.h.
  *
  * The socket is non-blocking underneath so that every wait goes through
- * poll() with the caller's deadline; to the caller the API is blocking. */
+ * poll() with the caller's deadline; to the caller the API is blocking.
+ * Over TLS the same holds: OpenSSL works on the non-blocking socket and its
+ * WANT_READ / WANT_WRITE become polls for that direction. */
 #include "line_client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,10 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #define INITIAL_BUF 4096
 #define MAX_BUF     ((size_t)LC_MAX_LINE + 2) /* the longest line plus CR LF */
@@ -28,6 +36,9 @@ struct lc_conn {
 	size_t cap, start, end;
 	size_t scanned; /* bytes after start already searched for LF */
 	int discarding; /* inside an overlong line: drop bytes until its LF */
+	SSL_CTX *ctx;   /* TLS, once lc_start_tls succeeded or tried */
+	SSL *ssl;
+	char host[256]; /* as given to lc_connect: the name the certificate must carry */
 	char address[300];
 	char err[1200];
 };
@@ -164,6 +175,7 @@ static struct lc_conn *new_conn(int fd, const char *host, unsigned port)
 	}
 	c->fd = fd;
 	c->cap = INITIAL_BUF;
+	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->address, sizeof(c->address), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
 	return c;
 }
@@ -201,8 +213,268 @@ struct lc_conn *lc_connect(const char *host, unsigned port, int timeout_ms, char
 	return c;
 }
 
+/* ------------------------------------------------------------------------ */
+/* TLS */
+
+/* OpenSSL writes to the socket with write(2), which raises SIGPIPE when the
+ * server has gone: hold SIGPIPE back around SSL calls and drop one they
+ * raised, so a vanished server is an error return, not a killed CLI. */
+struct pipe_guard {
+	sigset_t old;
+	int was_pending;
+};
+
+static void pipe_block(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, &g->old);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void pipe_unblock(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+	struct timespec zero = {0, 0};
+	int saved = errno;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	if (!g->was_pending && sigismember(&pending, SIGPIPE))
+		sigtimedwait(&set, NULL, &zero);
+	sigprocmask(SIG_SETMASK, &g->old, NULL);
+	errno = saved;
+}
+
+/* The OpenSSL error queue as "reason; reason" (emptied); fallback if empty. */
+static void ssl_errors(char *out, size_t outlen, const char *fallback)
+{
+	unsigned long e;
+	size_t n = 0;
+
+	out[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+		char buf[256];
+
+		if (reason == NULL) {
+			ERR_error_string_n(e, buf, sizeof(buf));
+			reason = buf;
+		}
+		if (n < outlen && strstr(out, reason) == NULL)
+			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? "; " : "", reason);
+	}
+	if (out[0] == '\0')
+		snprintf(out, outlen, "%s", fallback);
+}
+
+static int tls_setup(struct lc_conn *c, const struct lc_tls_options *opt, const char *name)
+{
+	unsigned char ip[16];
+	char why[600];
+	FILE *f;
+
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (c->ctx == NULL) {
+		ssl_errors(why, sizeof(why), "out of memory");
+		return fail(c, LC_ERR, "cannot set up TLS: %s", why);
+	}
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	/* A server that closes without close_notify ends the input, as over
+	 * plain TCP: lines are whole or dropped, so nothing can be truncated. */
+	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	if (opt->ca_file) {
+		if ((f = fopen(opt->ca_file, "r")) == NULL)
+			return fail(c, LC_TLS_VERIFY, "cannot read the CA file %s: %s", opt->ca_file, strerror(errno));
+		fclose(f);
+		if (SSL_CTX_load_verify_locations(c->ctx, opt->ca_file, NULL) != 1) {
+			ssl_errors(why, sizeof(why), "no certificate in it");
+			return fail(c, LC_TLS_VERIFY, "cannot load the CA file %s: %s", opt->ca_file, why);
+		}
+	} else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+		ssl_errors(why, sizeof(why), "unknown error");
+		return fail(c, LC_TLS_VERIFY, "cannot load the system's trusted CAs: %s", why);
+	}
+	c->ssl = SSL_new(c->ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		ssl_errors(why, sizeof(why), "out of memory");
+		return fail(c, LC_ERR, "cannot set up TLS: %s", why);
+	}
+	/* An IP address is matched against the certificate's IP entries and
+	 * is not sent as SNI (RFC 6066); a name is both. */
+	if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name) != 1)
+			return fail(c, LC_ERR, "cannot check the certificate for address %s", name);
+	} else if (SSL_set1_host(c->ssl, name) != 1 || SSL_set_tlsext_host_name(c->ssl, name) != 1) {
+		return fail(c, LC_ERR, "cannot check the certificate for name %s", name);
+	}
+	return LC_OK;
+}
+
+int lc_start_tls(struct lc_conn *c, const struct lc_tls_options *opt, int timeout_ms)
+{
+	long long deadline = deadline_after(timeout_ms);
+	const char *name;
+	char why[600];
+	int rc;
+
+	if (opt == NULL || !opt->enabled)
+		return LC_OK;
+	if (c->ctx)
+		return fail(c, LC_ERR, "TLS was already started on this connection");
+	name = opt->server_name && *opt->server_name ? opt->server_name : c->host;
+	ERR_clear_error();
+	if ((rc = tls_setup(c, opt, name)) != LC_OK)
+		return rc;
+	for (;;) {
+		struct pipe_guard g;
+		int r, e, saved;
+		long v;
+
+		ERR_clear_error();
+		pipe_block(&g);
+		r = SSL_connect(c->ssl);
+		saved = errno;
+		e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		pipe_unblock(&g);
+		if (r == 1)
+			return LC_OK;
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			rc = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+			if (rc == LC_TIMEOUT)
+				return fail(c, LC_ERR, "TLS handshake with %s timed out (is it a TLS port?)",
+				            c->address);
+			if (rc != LC_OK)
+				return rc;
+			continue;
+		}
+		v = SSL_get_verify_result(c->ssl);
+		if (v != X509_V_OK) {
+			ERR_clear_error();
+			return fail(c, LC_TLS_VERIFY, "the TLS certificate of %s does not verify for %s: %s", c->address,
+			            name, X509_verify_cert_error_string(v));
+		}
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			snprintf(why, sizeof(why), "%s", saved ? strerror(saved) : "the server closed the connection");
+		else
+			ssl_errors(why, sizeof(why), "unknown error");
+		return fail(c, LC_ERR, "TLS handshake with %s failed: %s (is it a TLS port?)", c->address, why);
+	}
+}
+
+/* SSL_write the iovecs as one record: a line is never split into
+ * records, and nothing of it is left in memory afterwards. */
+static int send_tls(struct lc_conn *c, const struct iovec *iov, int n, long long deadline)
+{
+	size_t total = 0, off = 0;
+	char *buf;
+	int rc = LC_OK;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (total > INT_MAX || (buf = malloc(total ? total : 1)) == NULL)
+		return fail(c, LC_ERR, "out of memory sending %zu bytes", total);
+	for (int i = 0; i < n; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	for (;;) {
+		struct pipe_guard g;
+		int r, e, saved;
+
+		ERR_clear_error();
+		pipe_block(&g);
+		r = SSL_write(c->ssl, buf, (int)total);
+		saved = errno;
+		e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		pipe_unblock(&g);
+		if (r > 0)
+			break; /* without SSL_MODE_ENABLE_PARTIAL_WRITE: all of it */
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			/* Retried with the same buffer, as OpenSSL requires; a
+			 * signal does not abandon a half-sent line. */
+			int w = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+
+			if (w == LC_TIMEOUT) {
+				rc = fail(c, LC_ERR, "send to %s timed out", c->address);
+				break;
+			}
+			if (w == LC_ERR) {
+				rc = w;
+				break;
+			}
+			continue;
+		}
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+			rc = fail(c, LC_ERR, "send to %s: %s", c->address, saved ? strerror(saved) : "connection closed");
+		} else {
+			char why[600];
+
+			ssl_errors(why, sizeof(why), "unknown error");
+			rc = fail(c, LC_ERR, "send to %s: TLS: %s", c->address, why);
+		}
+		break;
+	}
+	explicit_bzero(buf, total);
+	free(buf);
+	return rc;
+}
+
+/* Like fill's recv: LC_OK with bytes added, LC_EOF, LC_ERR, LC_TIMEOUT,
+ * LC_INTR. */
+static int recv_tls(struct lc_conn *c, long long deadline)
+{
+	for (;;) {
+		struct pipe_guard g;
+		int r, e, saved, rc;
+		size_t room = c->cap - c->end;
+
+		ERR_clear_error();
+		pipe_block(&g);
+		r = SSL_read(c->ssl, c->buf + c->end, room > INT_MAX ? INT_MAX : (int)room);
+		saved = errno;
+		e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		pipe_unblock(&g);
+		if (r > 0) {
+			c->end += (size_t)r;
+			return LC_OK;
+		}
+		switch (e) {
+		case SSL_ERROR_ZERO_RETURN:
+			return fail(c, LC_EOF, "%s closed the connection", c->address);
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			if ((rc = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) != LC_OK)
+				return rc;
+			continue;
+		case SSL_ERROR_SYSCALL:
+			if (ERR_peek_error() == 0) {
+				if (saved == EINTR)
+					return LC_INTR;
+				if (saved == 0)
+					return fail(c, LC_EOF, "%s closed the connection", c->address);
+				return fail(c, LC_ERR, "receive from %s: %s", c->address, strerror(saved));
+			}
+			/* fall through */
+		default: {
+			char why[600];
+
+			ssl_errors(why, sizeof(why), "unknown error");
+			return fail(c, LC_ERR, "receive from %s: TLS: %s", c->address, why);
+		}
+		}
+	}
+}
+
 static int send_iov(struct lc_conn *c, struct iovec *iov, int n, long long deadline)
 {
+	if (c->ssl)
+		return send_tls(c, iov, n, deadline);
 	while (n > 0) {
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		ssize_t sent = sendmsg(c->fd, &m, MSG_NOSIGNAL);
@@ -306,6 +578,8 @@ static int fill(struct lc_conn *c, long long deadline)
 		c->start = c->end = 0;
 	if ((rc = make_room(c)) != LC_OK)
 		return rc;
+	if (c->ssl)
+		return recv_tls(c, deadline);
 	for (;;) {
 		ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
 
@@ -406,6 +680,18 @@ void lc_close(struct lc_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->ssl) {
+		struct pipe_guard g;
+
+		/* close_notify, best effort: the socket closes right after. */
+		pipe_block(&g);
+		if (SSL_is_init_finished(c->ssl))
+			SSL_shutdown(c->ssl);
+		pipe_unblock(&g);
+		ERR_clear_error();
+		SSL_free(c->ssl);
+	}
+	SSL_CTX_free(c->ctx);
 	close(c->fd);
 	free(c->buf);
 	free(c);
