@@ -129,9 +129,17 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (c->tls && !c->tls_open && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
 		char why[400];
 
-		tls_error_text(bev, what & BEV_EVENT_EOF ? "the client closed the connection" : "connection error",
+		tls_error_text(bev,
+		               what & BEV_EVENT_EOF ? "the client closed the connection" : "connection error",
 		               why, sizeof(why));
 		tls_handshake_failed(c, why);
+		return;
+	}
+	if (c->tls && (what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING)) {
+		/* libevent reports a write to a closed TLS peer (EPIPE) as a
+		 * dirty shutdown: nothing more can be said. */
+		c->tls_failed = true;
+		conn_close(c, "client closed the connection (TLS write failed)");
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {

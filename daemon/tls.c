@@ -74,7 +74,8 @@ static void format_time(const ASN1_TIME *t, char *out, size_t outlen)
 {
 	struct tm tm;
 
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, outlen, "?");
 }
 
@@ -104,7 +105,8 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 	FILE *f;
 
 	ERR_clear_error();
-	if (!readable("certificate", cfg->certificate, err, errlen) || !readable("key", cfg->key, err, errlen))
+	if (!readable("certificate", cfg->certificate, err, errlen) ||
+	    !readable("key", cfg->key, err, errlen))
 		return NULL;
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
@@ -118,8 +120,8 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 	 * from other errors; as a clean end it is the end of input, which is
 	 * what allow_dirty_shutdown asks for (a line protocol cannot be
 	 * truncated unnoticed: a partial last line is never executed). */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	                             SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Idle connections (waiting supervisors) need not keep 2 x 16 KiB. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
@@ -138,12 +140,14 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 	fclose(f);
 	if (pkey == NULL) {
 		drain_errors(why, sizeof(why));
-		snprintf(err, errlen, "key %s does not load (an unencrypted PEM key is needed): %s", cfg->key, why);
+		snprintf(err, errlen, "key %s does not load (an unencrypted PEM key is needed): %s", cfg->key,
+		         why);
 		goto fail;
 	}
 	if (cert == NULL || X509_check_private_key(cert, pkey) != 1) {
 		ERR_clear_error();
-		snprintf(err, errlen, "key %s does not belong to the certificate %s", cfg->key, cfg->certificate);
+		snprintf(err, errlen, "key %s does not belong to the certificate %s", cfg->key,
+		         cfg->certificate);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {

@@ -579,8 +579,12 @@ static enum outcome session(struct tail *t)
 		/* A certificate that does not verify will not verify on the next
 		 * try either, and must not be talked to. */
 		if (rc != LC_OK) {
-			o = lost(t, rc == LC_TLS_VERIFY ? SESSION_FATAL : stop_requested ? SESSION_STOP : SESSION_LOST,
-			         "%s", lc_error(t->c));
+			o = SESSION_LOST;
+			if (rc == LC_TLS_VERIFY)
+				o = SESSION_FATAL;
+			else if (stop_requested)
+				o = SESSION_STOP;
+			o = lost(t, o, "%s", lc_error(t->c));
 			lc_close(t->c);
 			t->c = NULL;
 			return o;
@@ -668,8 +672,8 @@ static void usage(FILE *out)
 	        "entry printed, so nothing is missed or repeated. Colours only on a terminal, without\n"
 	        "NO_COLOR.\n"
 	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start, login or\n"
-	        "TAIL refused, or the daemon's TLS certificate does not verify (at once, no retry); 64 usage\n"
-	        "error (also missing or unsafe credentials).\n");
+	        "TAIL refused, or the daemon's TLS certificate does not verify (at once, no retry);\n"
+	        "64 usage error (also missing or unsafe credentials).\n");
 }
 
 static bool add_filter(json_t *filter, const char *arg)
@@ -938,7 +942,8 @@ static int address(struct tail *t, const struct tail_args *a)
 	}
 	if (!a->config && access(file, F_OK) != 0 && errno == ENOENT) {
 		if (t->tls.enabled) {
-			fprintf(stderr, WHO ": with --tls, give --host HOST:PORT (or -c CONFIG with tls.listen)\n");
+			fprintf(stderr,
+			        WHO ": with --tls, give --host HOST:PORT (or -c CONFIG with tls.listen)\n");
 			return CLI_USAGE;
 		}
 		set_host(t, "127.0.0.1", LC_DEFAULT_PORT);
@@ -956,8 +961,9 @@ static int address(struct tail *t, const struct tail_args *a)
 			set_host(t, l->host, l->port);
 		else
 			fprintf(stderr, WHO ": %s %s: use --host\n", file,
-			        cfg->tls.listen.enabled ? "has its TLS listener on a port the kernel picks (0)"
-			                                : "has no TLS listener (tls.listen)");
+			        cfg->tls.listen.enabled
+			            ? "has its TLS listener on a port the kernel picks (0)"
+			            : "has no TLS listener (tls.listen)");
 		config_free(cfg);
 		return ok ? -1 : CLI_FAILED;
 	}

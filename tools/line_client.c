@@ -286,11 +286,13 @@ static int tls_setup(struct lc_conn *c, const struct lc_tls_options *opt, const 
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	/* A server that closes without close_notify ends the input, as over
 	 * plain TCP: lines are whole or dropped, so nothing can be truncated. */
-	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(c->ctx,
+	                    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	if (opt->ca_file) {
 		if ((f = fopen(opt->ca_file, "r")) == NULL)
-			return fail(c, LC_TLS_VERIFY, "cannot read the CA file %s: %s", opt->ca_file, strerror(errno));
+			return fail(c, LC_TLS_VERIFY, "cannot read the CA file %s: %s", opt->ca_file,
+			            strerror(errno));
 		fclose(f);
 		if (SSL_CTX_load_verify_locations(c->ctx, opt->ca_file, NULL) != 1) {
 			ssl_errors(why, sizeof(why), "no certificate in it");
@@ -356,14 +358,16 @@ int lc_start_tls(struct lc_conn *c, const struct lc_tls_options *opt, int timeou
 		v = SSL_get_verify_result(c->ssl);
 		if (v != X509_V_OK) {
 			ERR_clear_error();
-			return fail(c, LC_TLS_VERIFY, "the TLS certificate of %s does not verify for %s: %s", c->address,
-			            name, X509_verify_cert_error_string(v));
+			return fail(c, LC_TLS_VERIFY, "the TLS certificate of %s does not verify for %s: %s",
+			            c->address, name, X509_verify_cert_error_string(v));
 		}
 		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-			snprintf(why, sizeof(why), "%s", saved ? strerror(saved) : "the server closed the connection");
+			snprintf(why, sizeof(why), "%s",
+			         saved ? strerror(saved) : "the server closed the connection");
 		else
 			ssl_errors(why, sizeof(why), "unknown error");
-		return fail(c, LC_ERR, "TLS handshake with %s failed: %s (is it a TLS port?)", c->address, why);
+		return fail(c, LC_ERR, "TLS handshake with %s failed: %s (is it a TLS port?)", c->address,
+		            why);
 	}
 }
 
@@ -411,7 +415,8 @@ static int send_tls(struct lc_conn *c, const struct iovec *iov, int n, long long
 			continue;
 		}
 		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-			rc = fail(c, LC_ERR, "send to %s: %s", c->address, saved ? strerror(saved) : "connection closed");
+			rc = fail(c, LC_ERR, "send to %s: %s", c->address,
+			          saved ? strerror(saved) : "connection closed");
 		} else {
 			char why[600];
 

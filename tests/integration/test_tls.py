@@ -413,6 +413,15 @@ class TLSLimitsTest(TLSTestBase):
         got = c.read_until_closed()
         self.assertEqual(got, ["OK"] * n)
 
+    def test_reset_mid_burst(self):
+        mark = self.daemon.log_mark()
+        c = TLSClient(self.daemon.tls_port)
+        c.send(b"PING\n" * 2000)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()  # RST
+        self.daemon.wait_log(r"conn \d+ 127\.0\.0\.1:\d+: closed: ", since=mark)
+        self.assertOK(self.tls_connect().request("PING"))
+
     def test_handshake_deadline(self):
         mark = self.daemon.log_mark()
         with socket.create_connection(("127.0.0.1", self.daemon.tls_port), timeout=harness.T()) as s:
@@ -551,6 +560,20 @@ class TLSShutdownTest(TLSTestBase):
         self.assertEqual(d.wait_exit(), 0)
         self.assertLess(time.monotonic() - started, harness.T(8))
         self.assertIsNotNone(d.find_log(r"conn 2 127\.0\.0\.1:\d+: closed: shutdown"))
+
+    def test_sigterm_right_after_a_client_left(self):
+        """The goodbye goes to a client that has just closed: the failed
+        write ends the connection (it once made the daemon retry the write
+        until the drain deadline)."""
+        redis = H.start_redis()
+        for i in range(4):
+            d = start_tls_daemon(f"left{i}", redis)
+            with TLSClient(d.tls_port) as c:
+                self.assertOK(c.request("PING"))
+            started = time.monotonic()
+            d.send_signal(signal.SIGTERM)
+            self.assertEqual(d.wait_exit(), 0)
+            self.assertLess(time.monotonic() - started, harness.T(5), d.log_tail())
 
 
 # --------------------------------------------------------------------------
