@@ -48,6 +48,8 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                    json_pack("{s:I,s:I}", "calls_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	json_object_set_new(json_object_get(body, "connections"), "tls_handshake_failures",
+	                    json_integer((json_int_t)srv->tls_handshake_failures));
 	json_object_set_new(body, "tails",
 	                    json_pack("{s:I,s:I,s:I}", "subscribers", (json_int_t)tailer_subscribers(srv->tailer),
 	                              "pushed", (json_int_t)tailer_pushed(srv->tailer), "overflows",

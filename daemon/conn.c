@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "commands.h"
+#include "netaddr.h"
 #include "server.h"
 #include "tail.h"
 #include "tls.h"
@@ -26,25 +27,6 @@ static const struct config_limits *limits(const struct conn *c)
 static size_t line_cap(const struct conn *c)
 {
 	return c->role == ROLE_NONE ? limits(c)->max_line_unauth : limits(c)->max_line;
-}
-
-static void format_peer(const struct sockaddr *addr, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (addr->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else {
-		snprintf(out, outlen, "local");
-	}
 }
 
 /* Arm the connection's one timer: the auth deadline before AUTH, the idle
@@ -183,7 +165,7 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
 	c->tls = tls != NULL;
-	format_peer(addr, c->peer, sizeof(c->peer));
+	netaddr_format(addr, c->peer, sizeof(c->peer));
 	/* Replies are whole lines written at once: Nagle would only delay them. */
 	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

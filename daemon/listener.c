@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "netaddr.h"
 #include "server.h"
 
 /* When accept fails for lack of descriptors, stop accepting for a moment
@@ -92,23 +93,6 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 	event_add(l->resume, &tv);
 }
 
-static void describe(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
 static struct listener *create(struct server *srv, const struct config_listen *cfg, struct tls *tls)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -144,7 +128,7 @@ static struct listener *create(struct server *srv, const struct config_listen *c
 	l->resume = evtimer_new(srv->base, on_resume, l);
 	evconnlistener_set_error_cb(l->evl, on_accept_error);
 	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&bound, &bound_len) == 0)
-		describe((struct sockaddr *)&bound, l->name, sizeof(l->name));
+		netaddr_format((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	else
 		snprintf(l->name, sizeof(l->name), "%s:%s", cfg->host, port);
 	log_info("listening on %s%s", l->name, tls ? " (tls)" : "");

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "journal.h"
 #include "log.h"
+#include "netaddr.h"
 #include "redis_link.h"
 #include "server.h"
 #include "spooler.h"
@@ -204,6 +205,9 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 	family(b, "hotline_connections_rejected_total", "counter",
 	       "Client connections refused because limits.max_connections was reached.");
 	sample_u64(b, "hotline_connections_rejected_total", NULL, NULL, st->conn_rejected);
+	family(b, "hotline_tls_handshake_failures_total", "counter",
+	       "TLS connections closed because the handshake failed (e.g. plaintext on the TLS port).");
+	sample_u64(b, "hotline_tls_handshake_failures_total", NULL, NULL, srv->tls_handshake_failures);
 
 	render_requests(srv, b);
 	render_redis(srv, b);
@@ -301,23 +305,6 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 		evconnlistener_enable(evl);
 }
 
-static void describe(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
 struct metrics *metrics_new(struct server *srv, const struct config_endpoint *ep)
 {
 	struct addrinfo hints = {
@@ -374,7 +361,7 @@ struct metrics *metrics_new(struct server *srv, const struct config_endpoint *ep
 	/* evhttp_bind_listener set the accept callback; the error one is ours. */
 	evconnlistener_set_error_cb(m->evl, on_accept_error);
 	if (getsockname(evconnlistener_get_fd(m->evl), (struct sockaddr *)&bound, &bound_len) == 0)
-		describe((struct sockaddr *)&bound, m->name, sizeof(m->name));
+		netaddr_format((struct sockaddr *)&bound, m->name, sizeof(m->name));
 	else
 		snprintf(m->name, sizeof(m->name), "%s:%s", ep->addr.host, port);
 	log_info("metrics on %s", m->name);

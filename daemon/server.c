@@ -66,9 +66,12 @@ static void keep_restart_only_settings(const struct config *old, struct config *
 		log_warn("reload: 'redis' changed; it takes effect at the next restart");
 	if (memcmp(&fresh->tls.listen, &old->tls.listen, sizeof(old->tls.listen)) != 0)
 		log_warn("reload: 'tls.listen' changed; it takes effect at the next restart");
+	if (memcmp(&fresh->metrics.listen, &old->metrics.listen, sizeof(old->metrics.listen)) != 0)
+		log_warn("reload: 'metrics.listen' changed; it takes effect at the next restart");
 	memcpy(fresh->listen, old->listen, sizeof(old->listen));
 	fresh->n_listen = old->n_listen;
 	fresh->tls.listen = old->tls.listen;
+	fresh->metrics.listen = old->metrics.listen;
 	fresh->redis = old->redis;
 }
 

@@ -649,7 +649,7 @@ static void usage(FILE *out)
 	        "  --filter KEY=VALUE  only entries whose KEY is VALUE; KEY is queue, agent, tier,\n"
 	        "                      severity or event; a repeated key means any of its values,\n"
 	        "                      different keys must all match; an entry without the field does\n"
-	        "                      not match (calls carry no tier or severity); the filters are\n"
+	        "                      not match (calls carry no severity); the filters are\n"
 	        "                      sent with every stream tailed\n"
 	        "  --json              print each entry as it is pushed, one JSON object per line, with\n"
 	        "                      \"stream\" added\n"

@@ -308,6 +308,9 @@ class TLSListenerTest(TLSTestBase):
         self.assertOK(self.tls_connect().request("PING"))
         with self.daemon.client() as plain:
             self.assertOK(plain.request("PING"))
+            plain.auth("super1")
+            # Counted where an admin looks: STATS (and /metrics).
+            self.assertGreaterEqual(harness.stats(plain)["connections"]["tls_handshake_failures"], 1)
 
     def test_silence_then_close_during_the_handshake(self):
         mark = self.daemon.log_mark()
