@@ -74,6 +74,8 @@ void journal_ops_add(struct journal_ops *ops, int argc, const char **argv)
 	size_t need = ops->n + (size_t)argc + 1;
 	char count[16];
 
+	if (ops->failed)
+		return;
 	if (need > ops->cap) {
 		size_t cap = ops->cap ? ops->cap * 2 : 16;
 		char **grown;
@@ -81,8 +83,10 @@ void journal_ops_add(struct journal_ops *ops, int argc, const char **argv)
 		while (cap < need)
 			cap *= 2;
 		grown = realloc(ops->argv, cap * sizeof(*grown));
-		if (grown == NULL)
-			abort(); /* out of memory mid-event: nothing sane to log half of */
+		if (grown == NULL) {
+			ops->failed = true; /* journal_submit refuses the whole append */
+			return;
+		}
 		ops->argv = grown;
 		ops->cap = cap;
 	}
@@ -90,6 +94,8 @@ void journal_ops_add(struct journal_ops *ops, int argc, const char **argv)
 	ops->argv[ops->n++] = strdup(count);
 	for (int i = 0; i < argc; i++)
 		ops->argv[ops->n++] = strdup(argv[i]);
+	for (size_t i = need - (size_t)argc - 1; i < need; i++)
+		ops->failed |= ops->argv[i] == NULL;
 }
 
 void journal_ops_addf(struct journal_ops *ops, int argc, ...)
@@ -471,6 +477,15 @@ void journal_submit(struct journal *j, struct journal_append *a, journal_done_fn
 	p->a = a;
 	p->done = done;
 	p->arg = arg;
+	/* Half an event is worse than none: refuse an append that could not be
+	 * built whole (out of memory). */
+	if (!a->state_key || !a->expect_v || !a->idem_key || !a->entry || !a->reply || a->ops.failed) {
+		struct journal_result res = {.outcome = JOURNAL_FAILED};
+
+		log_error("journal: out of memory building an append to %s; refused", stream_names[s]);
+		finish(p, &res);
+		return;
+	}
 	if (redis_link_state(j->srv->redis) != REDIS_LINK_UP) {
 		struct journal_result res = {.outcome = JOURNAL_UNAVAILABLE};
 

@@ -37,6 +37,7 @@ int journal_stream_from_name(const char *s, size_t len);
 struct journal_ops {
 	char **argv; /* each command: count, then args (all strings) */
 	size_t n, cap;
+	bool failed; /* out of memory while adding: the append is refused */
 };
 
 void journal_ops_add(struct journal_ops *ops, int argc, const char **argv);
