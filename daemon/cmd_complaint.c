@@ -73,13 +73,6 @@ static void global_key(const struct logwrite *w, const char *name, char out[KEY_
 	snprintf(out, KEY_MAX, "%scomplaints:%s", prefix_of(w), name);
 }
 
-static int64_t parse_i64(const json_t *state, const char *key)
-{
-	const char *s = json_string_value(json_object_get(state, key));
-
-	return s && *s ? strtoll(s, NULL, 10) : 0;
-}
-
 static json_t *str_i64(int64_t v)
 {
 	return json_sprintf("%" PRId64, v);
@@ -128,9 +121,9 @@ static json_t *summary_card(const char *id, const json_t *st)
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		logwrite_copy(card, st, keys[i]);
-	if (parse_i64(st, "due"))
-		json_object_set_new(card, "due", rfc3339(parse_i64(st, "due")));
-	json_object_set_new(card, "level", json_integer(parse_i64(st, "level")));
+	if (logwrite_field_i64(st, "due"))
+		json_object_set_new(card, "due", rfc3339(logwrite_field_i64(st, "due")));
+	json_object_set_new(card, "level", json_integer(logwrite_field_i64(st, "level")));
 	logwrite_copy(card, st, "summary");
 	return card;
 }
@@ -165,7 +158,7 @@ static void project(struct complaint_write *cw, struct journal_append *a, const 
 	global_key(w, "open", k_open);
 	global_key(w, "unassigned", k_unassigned);
 	complaint_key(w, cw->complaint_id, ":history", k_hist);
-	snprintf(due, sizeof(due), "%" PRId64, parse_i64(st, "due"));
+	snprintf(due, sizeof(due), "%" PRId64, logwrite_field_i64(st, "due"));
 	add_op_json(a, "RPUSH", k_hist, NULL, entry);
 	if (open) {
 		journal_ops_addf(&a->ops, 4, "ZADD", k_open, due, cw->complaint_id);
@@ -208,12 +201,12 @@ static json_t *state_reply(const char *id, const json_t *st)
 {
 	json_t *r = json_pack("{s:s,s:O}", "complaint_id", id, "state", json_object_get(st, "state"));
 
-	if (parse_i64(st, "due"))
-		json_object_set_new(r, "due", rfc3339(parse_i64(st, "due")));
+	if (logwrite_field_i64(st, "due"))
+		json_object_set_new(r, "due", rfc3339(logwrite_field_i64(st, "due")));
 	const char *owner = json_string_value(json_object_get(st, "owner"));
 
-	if (parse_i64(st, "level"))
-		json_object_set_new(r, "level", json_integer(parse_i64(st, "level")));
+	if (logwrite_field_i64(st, "level"))
+		json_object_set_new(r, "level", json_integer(logwrite_field_i64(st, "level")));
 	if (owner && *owner)
 		json_object_set_new(r, "owner", json_string(owner));
 	return r;
@@ -245,11 +238,11 @@ static void append_change(struct complaint_write *cw, const json_t *state, json_
 		logwrite_copy(entry, merged, "summary");
 	}
 	json_object_set(entry, "state", json_object_get(merged, "state"));
-	if (parse_i64(merged, "due"))
-		json_object_set_new(entry, "due", rfc3339(parse_i64(merged, "due")));
+	if (logwrite_field_i64(merged, "due"))
+		json_object_set_new(entry, "due", rfc3339(logwrite_field_i64(merged, "due")));
 	json_object_foreach(changes, k, v) {
 		if (strcmp(k, "level") == 0)
-			json_object_set_new(entry, k, json_integer(parse_i64(changes, "level")));
+			json_object_set_new(entry, k, json_integer(logwrite_field_i64(changes, "level")));
 		else if (strcmp(k, "owner") == 0 && json_string_length(v) > 0)
 			json_object_set(entry, k, v);
 	}
@@ -321,7 +314,7 @@ static void decide(struct logwrite *w, const json_t *state)
 	int cur = cur_name ? complaint_state_from_name(cur_name, strlen(cur_name)) : COMPLAINT_NONE;
 	enum complaint_state next;
 	char now_text[40];
-	int64_t now = logwrite_now(w, now_text) / 1000, due = parse_i64(state, "due");
+	int64_t now = logwrite_now(w, now_text) / 1000, due = logwrite_field_i64(state, "due");
 	bool in_window;
 	json_t *changes;
 
@@ -354,7 +347,7 @@ static void decide(struct logwrite *w, const json_t *state)
 		json_decref(changes);
 		return;
 	}
-	in_window = now - parse_i64(state, "closed_at") < (int64_t)cfg->log_rules.reopen_window_h * 3600;
+	in_window = now - logwrite_field_i64(state, "closed_at") < (int64_t)cfg->log_rules.reopen_window_h * 3600;
 	if (!complaint_next_state((enum complaint_state)cur, (enum complaint_action)cw->action, in_window, &next)) {
 		logwrite_reply_err(w, ERR_CONFLICT, "complaint %s is %s; cannot %s%s", cw->complaint_id,
 		                   complaint_state_name((enum complaint_state)cur),
@@ -372,11 +365,11 @@ static void decide(struct logwrite *w, const json_t *state)
 	case COMPLAINT_DO_RESUME:
 		/* The SLA clock stood still while the complaint waited on the customer. */
 		json_object_set_new(changes, "due",
-		                    str_i64(sla_after_pause(&cfg->sla.calendar, due, parse_i64(state, "paused_at"), now)));
+		                    str_i64(sla_after_pause(&cfg->sla.calendar, due, logwrite_field_i64(state, "paused_at"), now)));
 		json_object_set_new(changes, "paused_at", json_string(""));
 		break;
 	case COMPLAINT_DO_ESCALATE:
-		json_object_set_new(changes, "level", str_i64(parse_i64(state, "level") + 1));
+		json_object_set_new(changes, "level", str_i64(logwrite_field_i64(state, "level") + 1));
 		if (next != COMPLAINT_WAITING)
 			json_object_set_new(changes, "due", str_i64(sla_after_escalation(&cfg->sla, due, now)));
 		break;
@@ -398,7 +391,7 @@ static void decide(struct logwrite *w, const json_t *state)
 		                    str_i64(sla_due(&cfg->sla, s < 0 ? SEV_MEDIUM : (enum severity)s,
 		                                    t == TIER_COUNT ? TIER_LEAD : t, now)));
 		json_object_set_new(changes, "owner", json_string(""));
-		json_object_set_new(changes, "reopened", str_i64(parse_i64(state, "reopened") + 1));
+		json_object_set_new(changes, "reopened", str_i64(logwrite_field_i64(state, "reopened") + 1));
 		break;
 	}
 	default:

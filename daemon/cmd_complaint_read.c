@@ -58,26 +58,6 @@ static void ctx_free(struct read_ctx *ctx)
 	free(ctx);
 }
 
-static int64_t field_i64(const json_t *st, const char *key)
-{
-	const char *s = json_string_value(json_object_get(st, key));
-
-	return s && *s ? strtoll(s, NULL, 10) : 0;
-}
-
-static json_t *hash_object(const redisReply *r)
-{
-	json_t *o = json_object();
-
-	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-		char key[64];
-
-		snprintf(key, sizeof(key), "%.*s", (int)r->element[i]->len, r->element[i]->str);
-		json_object_set_new(o, key, json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
-	}
-	return o;
-}
-
 /* A complaint as clients see it: times as RFC 3339, numbers as numbers. */
 static json_t *view(const char *id, const json_t *st, int64_t now)
 {
@@ -85,7 +65,7 @@ static json_t *view(const char *id, const json_t *st, int64_t now)
 	                                    "customer_id", "phone", "call_id", "opened_by", "owner", "resolution"};
 	static const char *const times[] = {"opened_at", "due", "paused_at", "resolved_at", "closed_at", "claimed_at"};
 	const char *state = json_string_value(json_object_get(st, "state"));
-	int64_t due = field_i64(st, "due"), paused = field_i64(st, "paused_at");
+	int64_t due = logwrite_field_i64(st, "due"), paused = logwrite_field_i64(st, "paused_at");
 	int s = state ? complaint_state_from_name(state, strlen(state)) : -1;
 	json_t *v = json_pack("{s:s}", "complaint_id", id);
 	char buf[32];
@@ -97,15 +77,15 @@ static json_t *view(const char *id, const json_t *st, int64_t now)
 			json_object_set_new(v, texts[i], json_string(t));
 	}
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-		int64_t t = field_i64(st, times[i]);
+		int64_t t = logwrite_field_i64(st, times[i]);
 
 		if (t) {
 			sla_format_time(t, buf);
 			json_object_set_new(v, times[i], json_string(buf));
 		}
 	}
-	json_object_set_new(v, "level", json_integer(field_i64(st, "level")));
-	json_object_set_new(v, "reopened", json_integer(field_i64(st, "reopened")));
+	json_object_set_new(v, "level", json_integer(logwrite_field_i64(st, "level")));
+	json_object_set_new(v, "reopened", json_integer(logwrite_field_i64(st, "reopened")));
 	/* While it waits on the customer the clock is stopped at paused_at. */
 	json_object_set_new(v, "overdue",
 	                    json_boolean(s >= 0 && complaint_state_is_open((enum complaint_state)s) && due &&
@@ -139,7 +119,7 @@ static void on_get_state(redisReply *r, void *arg)
 	if (r == NULL || r->type == REDIS_REPLY_ERROR)
 		ctx->failed = true;
 	else
-		ctx->state = hash_object(r);
+		ctx->state = logwrite_hash_object(r);
 	if (--ctx->pending == 0)
 		get_done(ctx);
 }
@@ -273,7 +253,7 @@ static void on_list_state(redisReply *r, void *arg)
 	if (r == NULL || r->type == REDIS_REPLY_ERROR)
 		ctx->failed = true;
 	else
-		ctx->states[cb->index] = hash_object(r);
+		ctx->states[cb->index] = logwrite_hash_object(r);
 	if (--ctx->pending == 0)
 		list_done(ctx);
 }

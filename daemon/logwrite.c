@@ -230,6 +230,13 @@ json_t *logwrite_entry(struct logwrite *w, const char *event_key, const char *ev
 	                 role_name(w->role), "ts", ts);
 }
 
+int64_t logwrite_field_i64(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && *s ? strtoll(s, NULL, 10) : 0;
+}
+
 void logwrite_copy(json_t *dst, const json_t *src, const char *key)
 {
 	json_t *v = json_object_get(src, key);
@@ -297,7 +304,7 @@ void logwrite_read(struct logwrite *w, int argc, const char **argv, logwrite_rea
 	w->reads_pending++;
 }
 
-static json_t *hash_to_object(const redisReply *r)
+json_t *logwrite_hash_object(const redisReply *r)
 {
 	json_t *o = json_object();
 
@@ -323,7 +330,7 @@ static void take_state(struct logwrite *w, const json_t *state)
 
 static void on_state(struct logwrite *w, const redisReply *r)
 {
-	json_t *o = hash_to_object(r);
+	json_t *o = logwrite_hash_object(r);
 
 	take_state(w, o);
 	json_decref(o);
@@ -527,7 +534,7 @@ static void on_appended(const struct journal_result *res, void *arg)
 			return;
 		}
 		{
-			json_t *o = hash_to_object(res->state);
+			json_t *o = logwrite_hash_object(res->state);
 
 			take_state(w, o);
 			json_decref(o);

@@ -17,6 +17,7 @@
 #define HOTLINE_LOGWRITE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -98,6 +99,11 @@ long long logwrite_now(const struct logwrite *w, char out[40]);
 json_t *logwrite_entry(struct logwrite *w, const char *event_key, const char *event, const char *id_key,
                        const char *id, const char *ts);
 void logwrite_copy(json_t *dst, const json_t *src, const char *key);
+
+/* A Redis hash (HGETALL reply) as a JSON object of strings; and a numeric
+ * field of such an object (0 when absent). */
+json_t *logwrite_hash_object(const redisReply *r);
+int64_t logwrite_field_i64(const json_t *obj, const char *key);
 void logwrite_finish_entry(struct logwrite *w, json_t *entry);
 
 /* Build the append: the entry and reply are serialised, the state fields
