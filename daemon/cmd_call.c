@@ -166,15 +166,16 @@ static void decide(struct logwrite *w, const json_t *state)
 
 	if (cur < 0)
 		cur = CALL_NONE;
+	/* After the offer, only the agent holding the call's current leg (or a
+	 * supervisor) moves it; checked first, so others do not
+	 * even learn the call's state. */
+	if (cw->event != CALL_OFFER && owner && strcmp(owner, w->user) != 0 && w->role != ROLE_SUPERVISOR) {
+		logwrite_reply_err(w, ERR_FORBIDDEN, "call %s is handled by another agent", cw->call_id);
+		return;
+	}
 	if (!call_next_state((enum call_state)cur, cw->event, &next)) {
 		logwrite_reply_err(w, ERR_CONFLICT, "call %s is %s; cannot %s", cw->call_id,
 		                   call_state_name((enum call_state)cur), call_event_name(cw->event));
-		return;
-	}
-	/* After the offer, only the agent holding the call's current leg (or a
-	 * supervisor) moves it. */
-	if (cw->event != CALL_OFFER && owner && strcmp(owner, w->user) != 0 && w->role != ROLE_SUPERVISOR) {
-		logwrite_reply_err(w, ERR_FORBIDDEN, "call %s is handled by another agent", cw->call_id);
 		return;
 	}
 	now_ms = logwrite_now(w, now);
