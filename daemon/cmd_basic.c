@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "conn.h"
 #include "handlers.h"
+#include "durability.h"
 #include "journal.h"
 #include "spooler.h"
 #include "tail.h"
@@ -44,6 +45,7 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                              "address", redis_link_address(srv->redis), "pending",
 	                              (json_int_t)redis_link_pending(srv->redis), "reconnects",
 	                              (json_int_t)redis_link_reconnects(srv->redis)));
+	json_object_set_new(json_object_get(body, "redis"), "persistence", durability_to_json(srv->durability));
 	json_object_set_new(body, "log",
 	                    json_pack("{s:I,s:I}", "calls_appended",
 	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",

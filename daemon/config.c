@@ -133,6 +133,7 @@ struct section {
 
 static const char *const role_names[] = {"none", "agent", "supervisor", "admin"};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
+static const char *const redis_durability_names[] = {"relaxed", "strict"};
 
 static bool set_redis_address(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                               size_t whylen);
@@ -179,6 +180,8 @@ static const struct opt redis_opts[] = {
 		"first reconnect backoff, milliseconds"},
 	{"reconnect_max_ms",    OPT_UINT,   REDIS(reconnect_max_ms),    10,  600000, "5000",
 		"longest reconnect backoff, milliseconds"},
+	{"durability",          OPT_ENUM,   REDIS(durability), REDIS_DURABILITY_RELAXED, REDIS_DURABILITY_STRICT, "relaxed",
+		"strict: refuse writes unless Redis keeps what it acknowledges", .aux.names = redis_durability_names},
 };
 
 #define USER(f) FIELD(struct config_user, f)

@@ -46,6 +46,12 @@ struct config_user {
 	char secret_hash[256]; /* "$argon2id$..." as produced by `hotline passwd` */
 };
 
+/* redis.durability: whether writes need a Redis that keeps what it acknowledges. */
+enum redis_durability {
+	REDIS_DURABILITY_RELAXED, /* default: log the settings, warn, accept writes */
+	REDIS_DURABILITY_STRICT,  /* refuse CALL/COMPLAINT writes unless Redis is durable */
+};
+
 struct config_redis {
 	/* Exactly one of host/port or unix_path is set. */
 	char host[256];
@@ -56,6 +62,7 @@ struct config_redis {
 	unsigned command_timeout_ms; /* default 5000: a reply later than this drops the link */
 	unsigned reconnect_min_ms;   /* default 100 */
 	unsigned reconnect_max_ms;   /* default 5000 */
+	enum redis_durability durability; /* default relaxed */
 };
 
 struct config_limits {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "customer.h"
+#include "durability.h"
 #include "phone.h"
 #include "redis_link.h"
 #include "server.h"
@@ -388,6 +389,12 @@ void logwrite_start(struct logwrite *w, const char *state_key, logwrite_read_fn 
 	if (redis_link_state(w->srv->redis) != REDIS_LINK_UP) {
 		logwrite_reply_err(w, ERR_UNAVAILABLE, "log unavailable: Redis link %s",
 		                   redis_link_state_name(redis_link_state(w->srv->redis)));
+		return;
+	}
+	/* redis.durability strict: only into a Redis that keeps what it acks
+	 * (spooled writes replay once it does). */
+	if (!durability_allows_writes(w->srv->durability)) {
+		logwrite_reply_err(w, ERR_UNAVAILABLE, "%s", DURABILITY_REFUSED_MSG);
 		return;
 	}
 	w->reads_pending++; /* hold decide until every read below is queued */

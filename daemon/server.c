@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "durability.h"
 #include "journal.h"
 #include "listener.h"
 #include "log.h"
@@ -158,8 +159,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct server *srv = arg;
 
 	if (sig == SIGHUP) {
-		if (!srv->shutting_down)
+		if (!srv->shutting_down) {
 			reload(srv);
+			durability_recheck(srv->durability);
+		}
 		return;
 	}
 	if (srv->shutting_down) {
@@ -176,6 +179,7 @@ static void on_redis_state(enum redis_link_state state, void *arg)
 	struct server *srv = arg;
 
 	if (state == REDIS_LINK_UP) {
+		durability_link_up(srv->durability);
 		journal_link_up(srv->journal);
 		spooler_link_up(srv->spooler);
 	}
@@ -235,7 +239,9 @@ struct server *server_new(struct config *cfg)
 	srv->journal = journal_new(srv);
 	srv->spooler = srv->journal ? spooler_new(srv) : NULL;
 	srv->tailer = srv->redis ? tailer_new(srv) : NULL;
-	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL || srv->tailer == NULL) {
+	srv->durability = durability_new(srv);
+	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL || srv->tailer == NULL ||
+	    srv->durability == NULL) {
 		log_error("cannot create the Redis link");
 		goto fail;
 	}
@@ -302,6 +308,7 @@ void server_free(struct server *srv)
 	 * freeing them completes those (NULL reply / failed check). */
 	tailer_free(srv->tailer);
 	redis_link_free(srv->redis);
+	durability_free(srv->durability); /* after the link: its checks are done */
 	journal_free(srv->journal);
 	spooler_free(srv->spooler);
 	pwhash_pool_free(srv->pwhash);

@@ -21,6 +21,7 @@ struct journal;
 struct spooler;
 struct tailer;
 struct metrics;
+struct durability;
 
 struct server {
 	struct event_base *base;
@@ -42,6 +43,7 @@ struct server {
 	struct spooler *spooler;
 	struct tailer *tailer;
 	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */
+	struct durability *durability; /* Redis's persistence settings, redis.durability */
 	struct pwhash_pool *pwhash;
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 
