@@ -405,7 +405,8 @@ static const struct section sections[] = {
 
 /* ---- error reporting ---- */
 
-static bool vfail_at(struct loader *ld, size_t line0, size_t col0, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static bool vfail_at(struct loader *ld, size_t line0, size_t col0,
+                                                          const char *fmt, va_list ap)
 {
 	if (!ld->err || ld->errlen == 0)
 		return false;

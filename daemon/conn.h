@@ -121,7 +121,8 @@ struct request *request_new_detached(struct server *srv, const char *user, enum 
 void request_reply_ok(struct request *req, const json_t *body);
 void request_reply_err(struct request *req, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void request_reply_verr(struct request *req, const char *code, const char *fmt, va_list ap);
+void request_reply_verr(struct request *req, const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Set the role after a successful AUTH (raises the line cap, switches the
  * timeout from the auth deadline to the idle timeout). */
