@@ -1,5 +1,6 @@
 /* tls.c - see tls.h. */
 #include "tls.h"
+#include "tls_errors.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,28 +28,6 @@
 struct tls {
 	SSL_CTX *ctx; /* for new connections; live ones hold their own reference */
 };
-
-/* The OpenSSL error queue as "reason; reason" (emptied). */
-static void drain_errors(char *out, size_t outlen)
-{
-	unsigned long e;
-	size_t n = 0;
-
-	out[0] = '\0';
-	while ((e = ERR_get_error()) != 0) {
-		const char *reason = ERR_reason_error_string(e);
-		char buf[256];
-
-		if (reason == NULL) {
-			ERR_error_string_n(e, buf, sizeof(buf));
-			reason = buf;
-		}
-		if (n < outlen && strstr(out, reason) == NULL)
-			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? "; " : "", reason);
-	}
-	if (out[0] == '\0')
-		snprintf(out, outlen, "unknown OpenSSL error");
-}
 
 /* A clearer message than OpenSSL's for the commonest mistake. */
 static bool readable(const char *what, const char *path, char *err, size_t errlen)
@@ -110,7 +89,7 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 		return NULL;
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
-		drain_errors(why, sizeof(why));
+		openssl_error_text(why, sizeof(why), "unknown OpenSSL error");
 		snprintf(err, errlen, "cannot create a context: %s", why);
 		return NULL;
 	}
@@ -127,7 +106,7 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->certificate) != 1) {
-		drain_errors(why, sizeof(why));
+		openssl_error_text(why, sizeof(why), "unknown OpenSSL error");
 		snprintf(err, errlen, "certificate %s does not load: %s", cfg->certificate, why);
 		goto fail;
 	}
@@ -139,7 +118,7 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
 	fclose(f);
 	if (pkey == NULL) {
-		drain_errors(why, sizeof(why));
+		openssl_error_text(why, sizeof(why), "unknown OpenSSL error");
 		snprintf(err, errlen, "key %s does not load (an unencrypted PEM key is needed): %s", cfg->key,
 		         why);
 		goto fail;
@@ -151,7 +130,7 @@ static SSL_CTX *build(const struct config_tls *cfg, char *err, size_t errlen, ch
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		drain_errors(why, sizeof(why));
+		openssl_error_text(why, sizeof(why), "unknown OpenSSL error");
 		snprintf(err, errlen, "key %s cannot be used with the certificate %s: %s", cfg->key,
 		         cfg->certificate, why);
 		goto fail;

@@ -5,6 +5,7 @@
  * Over TLS the same holds: OpenSSL works on the non-blocking socket and its
  * WANT_READ / WANT_WRITE become polls for that direction. */
 #include "line_client.h"
+#include "tls_errors.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -250,28 +251,6 @@ static void pipe_unblock(struct pipe_guard *g)
 	errno = saved;
 }
 
-/* The OpenSSL error queue as "reason; reason" (emptied); fallback if empty. */
-static void ssl_errors(char *out, size_t outlen, const char *fallback)
-{
-	unsigned long e;
-	size_t n = 0;
-
-	out[0] = '\0';
-	while ((e = ERR_get_error()) != 0) {
-		const char *reason = ERR_reason_error_string(e);
-		char buf[256];
-
-		if (reason == NULL) {
-			ERR_error_string_n(e, buf, sizeof(buf));
-			reason = buf;
-		}
-		if (n < outlen && strstr(out, reason) == NULL)
-			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? "; " : "", reason);
-	}
-	if (out[0] == '\0')
-		snprintf(out, outlen, "%s", fallback);
-}
-
 static int tls_setup(struct lc_conn *c, const struct lc_tls_options *opt, const char *name)
 {
 	unsigned char ip[16];
@@ -280,7 +259,7 @@ static int tls_setup(struct lc_conn *c, const struct lc_tls_options *opt, const 
 
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (c->ctx == NULL) {
-		ssl_errors(why, sizeof(why), "out of memory");
+		openssl_error_text(why, sizeof(why), "out of memory");
 		return fail(c, LC_ERR, "cannot set up TLS: %s", why);
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
@@ -295,16 +274,16 @@ static int tls_setup(struct lc_conn *c, const struct lc_tls_options *opt, const 
 			            strerror(errno));
 		fclose(f);
 		if (SSL_CTX_load_verify_locations(c->ctx, opt->ca_file, NULL) != 1) {
-			ssl_errors(why, sizeof(why), "no certificate in it");
+			openssl_error_text(why, sizeof(why), "no certificate in it");
 			return fail(c, LC_TLS_VERIFY, "cannot load the CA file %s: %s", opt->ca_file, why);
 		}
 	} else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-		ssl_errors(why, sizeof(why), "unknown error");
+		openssl_error_text(why, sizeof(why), "unknown error");
 		return fail(c, LC_TLS_VERIFY, "cannot load the system's trusted CAs: %s", why);
 	}
 	c->ssl = SSL_new(c->ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-		ssl_errors(why, sizeof(why), "out of memory");
+		openssl_error_text(why, sizeof(why), "out of memory");
 		return fail(c, LC_ERR, "cannot set up TLS: %s", why);
 	}
 	/* An IP address is matched against the certificate's IP entries and
@@ -365,7 +344,7 @@ int lc_start_tls(struct lc_conn *c, const struct lc_tls_options *opt, int timeou
 			snprintf(why, sizeof(why), "%s",
 			         saved ? strerror(saved) : "the server closed the connection");
 		else
-			ssl_errors(why, sizeof(why), "unknown error");
+			openssl_error_text(why, sizeof(why), "unknown error");
 		return fail(c, LC_ERR, "TLS handshake with %s failed: %s (is it a TLS port?)", c->address,
 		            why);
 	}
@@ -420,7 +399,7 @@ static int send_tls(struct lc_conn *c, const struct iovec *iov, int n, long long
 		} else {
 			char why[600];
 
-			ssl_errors(why, sizeof(why), "unknown error");
+			openssl_error_text(why, sizeof(why), "unknown error");
 			rc = fail(c, LC_ERR, "send to %s: TLS: %s", c->address, why);
 		}
 		break;
@@ -469,7 +448,7 @@ static int recv_tls(struct lc_conn *c, long long deadline)
 		default: {
 			char why[600];
 
-			ssl_errors(why, sizeof(why), "unknown error");
+			openssl_error_text(why, sizeof(why), "unknown error");
 			return fail(c, LC_ERR, "receive from %s: TLS: %s", c->address, why);
 		}
 		}
