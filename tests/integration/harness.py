@@ -267,17 +267,8 @@ class RedisError(Exception):
     """An error reply (-ERR ...) from Redis."""
 
 
-class RespClient:
-    def __init__(self, port=None, host="127.0.0.1", unix_path=None, timeout=None):
-        timeout = T(5) if timeout is None else timeout
-        if unix_path:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            self.sock.connect(unix_path)
-        else:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.buf = b""
+class _SocketOwner:
+    """close() and the context-manager protocol for the two clients below."""
 
     def close(self):
         try:
@@ -290,6 +281,19 @@ class RespClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class RespClient(_SocketOwner):
+    def __init__(self, port=None, host="127.0.0.1", unix_path=None, timeout=None):
+        timeout = T(5) if timeout is None else timeout
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix_path)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
 
     @staticmethod
     def encode(*args):
@@ -532,7 +536,7 @@ class ConnectionClosed(Exception):
     """The daemon closed (or reset) the connection."""
 
 
-class Client:
+class Client(_SocketOwner):
     """One TCP connection to hotlined speaking the line protocol."""
 
     def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None):
@@ -551,18 +555,6 @@ class Client:
         self.lines = []      # every line received (decoded), in order
         self.replies = []    # reply lines (not pushes)
         self.pushes = []     # "* ..." lines
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- sending
     def send(self, data):
@@ -1095,16 +1087,24 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # an entry's ts
 
 
-def put_customer(r, cid, name, phones=(), **fields):
-    """HSET customer:<cid> id, name, then fields in the order given (None
-    values left out); SADD cid to phone:<number> for each phone."""
+def put_customer(r, cid, name, phones=(), accounts=(), **fields):
+    """A customer in the documented layout (proto/KEYS.md): HSET
+    customer:<cid> id, name, then fields in the order given (None values
+    left out) and the comma-joined phones/accounts; SADD cid to
+    phone:<number> for each phone; SET account:<a> to cid."""
     args = ["HSET", KEY_PREFIX + "customer:" + cid, "id", cid, "name", name]
     for k, v in fields.items():
         if v is not None:
             args += [k, v]
+    if phones:
+        args += ["phones", ",".join(phones)]
+    if accounts:
+        args += ["accounts", ",".join(accounts)]
     r.command(*args)
     for ph in phones:
         r.command("SADD", KEY_PREFIX + "phone:" + ph, cid)
+    for a in accounts:
+        r.command("SET", KEY_PREFIX + "account:" + a, cid)
 
 
 def read_stream(r, key):

@@ -20,21 +20,8 @@ def setUpModule():
     H = harness.module_harness("pop")
 
 
-def put_customer(r, cid, name, phones=(), accounts=(), tier="lead", status="active", **extra):
-    fields = {"id": cid, "name": name, "tier": tier, "status": status, "lifecycle": "stability"}
-    if phones:
-        fields["phones"] = ",".join(phones)
-    if accounts:
-        fields["accounts"] = ",".join(accounts)
-    fields.update(extra)
-    args = ["HSET", P + "customer:" + cid]
-    for k, v in fields.items():
-        args += [k, v]
-    r.command(*args)
-    for ph in phones:
-        r.command("SADD", P + "phone:" + ph, cid)
-    for a in accounts:
-        r.command("SET", P + "account:" + a, cid)
+def put_customer(r, cid, name, tier="lead", **kw):
+    harness.put_customer(r, cid, name, tier=tier, status="active", lifecycle="stability", **kw)
 
 
 def put_contact(r, cid, when, kind="call", summary="billing question"):

@@ -53,21 +53,8 @@ PHONES = {
 }
 
 
-def put_customer(r, cid, name, phones=(), accounts=(), **extra):
-    fields = {"id": cid, "name": name, "tier": "gold", "status": "active", "lifecycle": "stability"}
-    if phones:
-        fields["phones"] = ",".join(phones)
-    if accounts:
-        fields["accounts"] = ",".join(accounts)
-    fields.update(extra)
-    args = ["HSET", P + "customer:" + cid]
-    for k, v in fields.items():
-        args += [k, v]
-    r.command(*args)
-    for ph in phones:
-        r.command("SADD", P + "phone:" + ph, cid)
-    for a in accounts:
-        r.command("SET", P + "account:" + a, cid)
+def put_customer(r, cid, name, **kw):
+    harness.put_customer(r, cid, name, tier="gold", status="active", lifecycle="stability", **kw)
 
 
 def setUpModule():
