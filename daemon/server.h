@@ -22,6 +22,8 @@ struct spooler;
 struct tailer;
 struct metrics;
 struct durability;
+struct sentinel;
+struct loss;
 
 struct server {
 	struct event_base *base;
@@ -38,8 +40,10 @@ struct server {
 	struct event *reaper;
 	uint64_t next_conn_id;
 
+	struct sentinel *sentinel; /* NULL unless redis.sentinels is set */
 	struct redis_link *redis;
 	struct journal *journal;
+	struct loss *loss; /* acknowledged entries Redis may have lost */
 	struct spooler *spooler;
 	struct tailer *tailer;
 	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */

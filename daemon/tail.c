@@ -401,7 +401,8 @@ static void reader_loop(struct tailer *t)
 	const char *argv[9] = {"XREAD", "COUNT", READ_COUNT, "BLOCK", block, "STREAMS", k0, k1, NULL};
 	const char *args[10];
 
-	if (t->reading || !t->ready || t->n_subs == 0 || redis_link_state(t->link) != REDIS_LINK_UP)
+	if (t->reading || !t->ready || t->init_pending || t->n_subs == 0 ||
+	    redis_link_state(t->link) != REDIS_LINK_UP)
 		return;
 	/* Block well inside the link's liveness timeout. */
 	snprintf(block, sizeof(block), "%u", timeout / 2 < 1000 ? timeout / 2 : 1000);
@@ -419,13 +420,36 @@ struct init_req {
 	enum journal_stream s;
 };
 
+/* The stream now ends before entries this daemon already pushed: Redis
+ * lost them (a failover to a replica that lagged).  What comes next is
+ * after the new end, so every position past it moves back to it; else the
+ * reader and the tails would skip new entries whose ids (from the new
+ * master's clock) sort below the lost ones. */
+static void went_back(struct tailer *t, enum journal_stream s, const char *head)
+{
+	log_warn("tail: stream %s now ends at %s, before %s already pushed: Redis lost the entries in between; "
+	         "following it from there",
+	         journal_stream_name(s), head, t->last_id[s]);
+	snprintf(t->last_id[s], sizeof(t->last_id[s]), "%s", head);
+	for (struct tail_sub *sub = t->subs[s]; sub; sub = sub->next)
+		if (id_cmp(sub->pos, head) > 0)
+			snprintf(sub->pos, sizeof(sub->pos), "%s", head);
+}
+
 static void on_init(redisReply *r, void *arg)
 {
 	struct init_req *ir = arg;
 	struct tailer *t = ir->t;
+	const char *head = "0-0";
 
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-		snprintf(t->last_id[ir->s], sizeof(t->last_id[ir->s]), "%s", r->element[0]->element[0]->str);
+		head = r->element[0]->element[0]->str;
+	if (r && r->type == REDIS_REPLY_ARRAY) {
+		if (!t->ready)
+			snprintf(t->last_id[ir->s], sizeof(t->last_id[ir->s]), "%s", head);
+		else if (id_cmp(head, t->last_id[ir->s]) < 0)
+			went_back(t, ir->s, head);
+	}
 	free(ir);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		t->init_pending = 0;
@@ -438,11 +462,12 @@ static void on_init(redisReply *r, void *arg)
 	}
 }
 
-/* Learn where the streams end, once: after that the reader continues from
- * its own position, also across reconnects, so an outage loses nothing. */
+/* Learn where the streams end: at the start, to begin there; after a
+ * reconnect, to see whether they went back (went_back).  Otherwise the
+ * reader continues from its own position, so an outage loses nothing. */
 static void init_positions(struct tailer *t)
 {
-	if (t->ready || t->init_pending)
+	if (t->init_pending)
 		return;
 	for (int s = 0; s < STREAM_COUNT; s++) {
 		struct init_req *ir = malloc(sizeof(*ir));
@@ -452,7 +477,8 @@ static void init_positions(struct tailer *t)
 		if (ir == NULL)
 			return;
 		*ir = (struct init_req){.t = t, .s = (enum journal_stream)s};
-		snprintf(t->last_id[s], sizeof(t->last_id[s]), "0-0");
+		if (!t->ready)
+			snprintf(t->last_id[s], sizeof(t->last_id[s]), "0-0");
 		stream_key(t, (enum journal_stream)s, key, sizeof(key));
 		if (redis_link_command(t->link, on_init, ir, 6, argv, NULL) != 0) {
 			free(ir);
@@ -482,7 +508,8 @@ struct tailer *tailer_new(struct server *srv)
 		return NULL;
 	t->srv = srv;
 	t->link = redis_link_new(srv->base, &srv->cfg->redis, "tail");
-	if (t->link == NULL) {
+	if (t->link == NULL || (srv->sentinel && redis_link_use_sentinel(t->link, srv->sentinel) != 0)) {
+		redis_link_free(t->link);
 		free(t);
 		return NULL;
 	}
@@ -653,7 +680,8 @@ void cmd_tail(struct request *req, const struct command_args *args)
 	t->subs[s] = sub;
 	t->n_subs++;
 	c->tails[s] = sub;
-	init_positions(t);
+	if (!t->ready)
+		init_positions(t);
 	if (strcmp(from_text, "$") != 0) {
 		snprintf(sub->pos, sizeof(sub->pos), "%s", from_text);
 		reply_started(sub, req);

@@ -9,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "config.h"
 #include "phone.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/hotline/hotline.yaml"
@@ -17,6 +18,11 @@ struct cli_target {
 	char host[256];
 	unsigned port;
 	char unix_path[108];
+	/* From a config with redis.sentinels (and no --redis): the master is
+	 * asked for when connecting. */
+	struct config_sentinel sentinels[CONFIG_MAX_SENTINELS];
+	size_t n_sentinels;
+	char master_name[CONFIG_NAME_MAX + 1];
 	char prefix[64];
 	char address[400]; /* as shown in messages */
 	struct phone_rules phone;
@@ -32,8 +38,9 @@ struct cli_target {
 int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
                     const char *prefix, bool uses_phone);
 
-/* Connect (with the configured timeouts) and PING.  NULL with a message on
- * stderr prefixed by `who`. */
+/* Connect (with the configured timeouts) and PING.  With Sentinels, ask
+ * them in turn for the master first, and check its ROLE.  NULL with a
+ * message on stderr prefixed by `who`. */
 redisContext *cli_target_connect(const struct cli_target *t, const char *who);
 
 #endif
