@@ -38,6 +38,7 @@ struct stream_head {
 	uint64_t seq;
 	char hash[CHAIN_HEX_LEN + 1];
 	uint64_t highest_seen; /* never reset: a head below it means entries vanished */
+	char highest_id[48];   /* the stream id of that entry, to look it up */
 	uint64_t floor;        /* after such a loss, the next seq is above this */
 	struct fifo inflight, retry, waiting;
 	unsigned n_inflight;
@@ -259,7 +260,34 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 	return true;
 }
 
-static void on_head(redisReply *r, void *arg)
+static void head_failed(struct journal *j, struct head_req *req, const redisReply *r)
+{
+	struct stream_head *h = &j->streams[req->s];
+
+	if (r)
+		log_error("journal: cannot read the head of stream %s", stream_names[req->s]);
+	fail_queue(&h->retry, JOURNAL_UNAVAILABLE);
+	fail_queue(&h->waiting, JOURNAL_UNAVAILABLE);
+	free(req);
+}
+
+static void head_known(struct journal *j, struct head_req *req)
+{
+	j->streams[req->s].known = true;
+	pump(j, req->s);
+	free(req);
+}
+
+static void note_highest(struct stream_head *h, uint64_t seq, const char *id)
+{
+	if (seq <= h->highest_seen)
+		return;
+	h->highest_seen = seq;
+	snprintf(h->highest_id, sizeof(h->highest_id), "%s", id);
+}
+
+/* The stream ends below the highest seq seen: is that entry still there? */
+static void on_highest(redisReply *r, void *arg)
 {
 	struct head_req *req = arg;
 	struct journal *j = req->j;
@@ -271,11 +299,47 @@ static void on_head(redisReply *r, void *arg)
 	}
 	h->syncing = false;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			log_error("journal: cannot read the head of stream %s", stream_names[req->s]);
-		fail_queue(&h->retry, JOURNAL_UNAVAILABLE);
-		fail_queue(&h->waiting, JOURNAL_UNAVAILABLE);
+		head_failed(j, req, r);
+		return;
+	}
+	if (r->elements == 0) {
+		/* Gone: Redis lost the newest entries.  The chain cannot show
+		 * that (nothing links to them), and reusing their seq numbers
+		 * would hide it for good: say it here, and number on from the
+		 * highest seq seen, so the audit finds a gap where they were. */
+		log_error("log stream %s went back from seq %" PRIu64 " to %" PRIu64
+		          ": its newest entries were removed or lost by Redis (a failover to a replica that "
+		          "lagged, or a restart without AOF); the chain continues at seq %" PRIu64
+		          ", leaving seq %" PRIu64 "..%" PRIu64 " as a gap for the audit",
+		          stream_names[req->s], h->highest_seen, h->seq, h->highest_seen + 1, h->seq + 1,
+		          h->highest_seen);
+		h->floor = h->highest_seen;
+	} else {
+		/* Still there: an entry was added after it out of order (by hand,
+		 * or tampering); the chain shows that, so follow the stream. */
+		log_warn("log stream %s ends with seq %" PRIu64 " although seq %" PRIu64 " (%s) is in it: an entry "
+		         "was added out of order; hotline verify reports where",
+		         stream_names[req->s], h->seq, h->highest_seen, h->highest_id);
+		h->highest_seen = h->seq;
+	}
+	head_known(j, req);
+}
+
+static void on_head(redisReply *r, void *arg)
+{
+	struct head_req *req = arg;
+	struct journal *j = req->j;
+	struct stream_head *h = &j->streams[req->s];
+	const char *head_id = "0-0";
+	char key[300];
+
+	if (req->generation != j->generation) {
 		free(req);
+		return;
+	}
+	h->syncing = false;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		head_failed(j, req, r);
 		return;
 	}
 	h->seq = 0;
@@ -283,6 +347,7 @@ static void on_head(redisReply *r, void *arg)
 	if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
 		const redisReply *fields = r->element[0]->element[1];
 
+		head_id = r->element[0]->element[0]->str;
 		for (size_t i = 0; i + 1 < fields->elements; i += 2) {
 			const redisReply *k = fields->element[i], *v = fields->element[i + 1];
 
@@ -292,24 +357,18 @@ static void on_head(redisReply *r, void *arg)
 				memcpy(h->hash, v->str, CHAIN_HEX_LEN + 1);
 		}
 	}
-	/* The chain cannot show the loss of its newest entries (nothing links
-	 * to them), and reusing their seq numbers would hide it for good: say
-	 * it here, and number on from the highest seq seen, so the audit finds
-	 * a gap exactly where the lost entries were. */
 	if (h->seq < h->highest_seen && h->floor < h->highest_seen) {
-		log_error("log stream %s went back from seq %" PRIu64 " to %" PRIu64
-		          ": its newest entries were removed or lost by Redis (a failover to a replica that "
-		          "lagged, or a restart without AOF); the chain continues at seq %" PRIu64
-		          ", leaving seq %" PRIu64 "..%" PRIu64 " as a gap for the audit",
-		          stream_names[req->s], h->highest_seen, h->seq, h->highest_seen + 1, h->seq + 1,
-		          h->highest_seen);
-		h->floor = h->highest_seen;
+		const char *argv[] = {"XRANGE", stream_key(j, req->s, key, sizeof(key)), h->highest_id, h->highest_id};
+
+		if (redis_link_command(j->srv->redis, on_highest, req, 4, argv, NULL) != 0) {
+			head_failed(j, req, NULL);
+			return;
+		}
+		h->syncing = true;
+		return;
 	}
-	if (h->highest_seen < h->seq)
-		h->highest_seen = h->seq;
-	h->known = true;
-	free(req);
-	pump(j, (enum journal_stream)(h - j->streams));
+	note_highest(h, h->seq, head_id);
+	head_known(j, req);
 }
 
 static void request_head(struct journal *j, enum journal_stream s)
@@ -504,8 +563,7 @@ static void on_append_reply(redisReply *r, void *arg)
 		res.id = r->element[1]->str;
 		res.rank = r->element[2]->integer;
 		h->appended++;
-		if (h->highest_seen < strtoull(p->seq, NULL, 10))
-			h->highest_seen = strtoull(p->seq, NULL, 10);
+		note_highest(h, strtoull(p->seq, NULL, 10), res.id);
 		loss_note(j->srv->loss, s, p->seq, res.id, p->hash, p->a->label);
 		if (config_redis_waits_for(&j->srv->cfg->redis, (int)s)) {
 			wait_for_replicas(j, p, res.id, res.rank);

@@ -15,11 +15,12 @@
  * the stream resyncs: it waits for its in-flight appends, adopts the real
  * head and resends what failed, in the original order.
  *
- * A head below the highest seq this daemon has seen means Redis lost the
- * newest entries (a failover to a replica that lagged, a restart without
- * AOF).  The chain then continues after the highest seq seen, so the loss
- * stays visible to the audit as a gap in seq (proto/HA.md), and each lost
- * entry this daemon had acknowledged is named in its log (loss.h).
+ * A head below the highest seq this daemon has seen, that entry being gone,
+ * means Redis lost the newest entries (a failover to a replica that lagged,
+ * a restart without AOF).  The chain then continues after the highest seq
+ * seen, so the loss stays visible to the audit as a gap in seq
+ * (proto/HA.md), and each lost entry this daemon had acknowledged is named
+ * in its log (loss.h).
  *
  * With redis.wait, an append to a listed stream is answered only after a
  * WAIT for the replicas returns; appends that completed while a WAIT was
