@@ -161,7 +161,9 @@ class Agent(threading.Thread):
                     time.sleep(0.05)
                 else:
                     self.errors.append(f"{rid}: unavailable for 20 s")
-                time.sleep(0.02)
+                # A steady 20 writes/s per agent: the spool, replayed one
+                # write at a time, must be able to catch up after the outage.
+                time.sleep(0.05 * harness.SCALE)
             c.close()
         except Exception as e:  # surfaced by the test
             self.errors.append(repr(e))
