@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -111,6 +112,14 @@ def redis_state(daemon):
 def following(daemon, address):
     r = redis_state(daemon)
     return r["state"] == "up" and r["address"] == address
+
+
+def metric(daemon, name):
+    """The value of an unlabelled sample on the daemon's /metrics."""
+    port = int(re.search(r"metrics on \S+:(\d+)", daemon.wait_log(r"metrics on \S+:\d+")).group(1))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=T(5)) as resp:
+        text = resp.read().decode()
+    return float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
 
 
 def lost_reports(daemon):
@@ -351,7 +360,7 @@ class ManualFailoverTest(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topo = Topology("manual")
-        cls.daemon = start_daemon(cls.topo, "manual")
+        cls.daemon = start_daemon(cls.topo, "manual", metrics={"listen": "127.0.0.1:0"})
         cls.addClassCleanup(cls.daemon.stop)
         harness.wait_until(lambda: following(cls.daemon, cls.topo.master.tcp_address), what="daemon up")
 
@@ -377,6 +386,7 @@ class ManualFailoverTest(harness.TestCase):
         sen = harness.stats(sup)["redis"]["sentinel"]
         self.assertEqual(sen["master"], new.tcp_address)
         self.assertGreaterEqual(sen["switches"], 1)
+        self.assertEqual(metric(self.daemon, "hotline_redis_master_switches_total"), sen["switches"])
         self.assertIn(sen["watching"], [s.tcp_address for s in self.topo.sentinels])
 
 
