@@ -317,8 +317,8 @@ static void on_highest(redisReply *r, void *arg)
 	} else {
 		/* Still there: an entry was added after it out of order (by hand,
 		 * or tampering); the chain shows that, so follow the stream. */
-		log_warn("log stream %s ends with seq %" PRIu64 " although seq %" PRIu64 " (%s) is in it: an entry "
-		         "was added out of order; hotline verify reports where",
+		log_warn("log stream %s ends with seq %" PRIu64 " although seq %" PRIu64
+		         " (%s) is in it: an entry was added out of order; hotline verify reports where",
 		         stream_names[req->s], h->seq, h->highest_seen, h->highest_id);
 		h->highest_seen = h->seq;
 	}
@@ -358,7 +358,8 @@ static void on_head(redisReply *r, void *arg)
 		}
 	}
 	if (h->seq < h->highest_seen && h->floor < h->highest_seen) {
-		const char *argv[] = {"XRANGE", stream_key(j, req->s, key, sizeof(key)), h->highest_id, h->highest_id};
+		const char *argv[] = {"XRANGE", stream_key(j, req->s, key, sizeof(key)), h->highest_id,
+		                      h->highest_id};
 
 		if (redis_link_command(j->srv->redis, on_highest, req, 4, argv, NULL) != 0) {
 			head_failed(j, req, NULL);
@@ -472,9 +473,10 @@ static void on_wait(redisReply *r, void *arg)
 		if (r->integer < (long long)w->replicas) {
 			j->waits_short++;
 			if (!j->short_logged)
-				log_warn("journal: WAIT: %lld of %u replicas acknowledged within %u ms; answering "
-				         "anyway (the entries are in the master only)",
-				         r->integer, w->replicas, w->timeout_ms);
+				log_warn(
+				    "journal: WAIT: %lld of %u replicas acknowledged within %u ms; answering "
+				    "anyway (the entries are in the master only)",
+				    r->integer, w->replicas, w->timeout_ms);
 			j->short_logged = true;
 		} else if (j->short_logged) {
 			log_info("journal: WAIT: %lld replicas acknowledge again", r->integer);
@@ -547,11 +549,12 @@ static void on_append_reply(redisReply *r, void *arg)
 		if (strncmp(r->str, "NOREPLICAS", 10) == 0) {
 			/* min-replicas-to-write: nothing was written (the XADD is the
 			 * script's first write); the client retries later. */
-			log_warn("journal: Redis refused an append to %s: %.*s", stream_names[s], (int)r->len, r->str);
+			log_warn("journal: Redis refused an append to %s: %.*s", stream_names[s], (int)r->len,
+			         r->str);
 			res.outcome = JOURNAL_UNAVAILABLE;
 		} else {
-			log_error("journal: Redis refused an append to %s: %.*s", stream_names[s], (int)r->len,
-			          r->str);
+			log_error("journal: Redis refused an append to %s: %.*s", stream_names[s],
+			          (int)r->len, r->str);
 		}
 	} else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && is_str(r->element[0], "head")) {
 		fifo_push(&h->retry, p);

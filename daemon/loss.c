@@ -10,9 +10,9 @@
 #include "redis_link.h"
 #include "server.h"
 
-#define ID_MAX 48
+#define ID_MAX      48
 #define HASH_PREFIX 16 /* hex digits compared: enough to tell two entries apart */
-#define LABEL_MAX 160
+#define LABEL_MAX   160
 
 struct noted {
 	bool live; /* acknowledged and not (yet) reported lost */
@@ -126,8 +126,10 @@ static void on_lookup(redisReply *r, void *arg)
 	if (r == NULL)
 		l->aborted = true;
 	else if (r->type == REDIS_REPLY_ERROR)
-		log_warn("log: cannot look up entry %s of %s: %s", lk->id, journal_stream_name(lk->s), r->str);
-	else if (r->type == REDIS_REPLY_ARRAY && n->live && strcmp(n->id, lk->id) == 0 && !still_there(n, r)) {
+		log_warn("log: cannot look up entry %s of %s: %s", lk->id, journal_stream_name(lk->s),
+		         r->str);
+	else if (r->type == REDIS_REPLY_ARRAY && n->live && strcmp(n->id, lk->id) == 0 &&
+	         !still_there(n, r)) {
 		n->live = false;
 		ring->lost++;
 		l->found_lost++;
@@ -160,7 +162,8 @@ void loss_check(struct loss *l)
 			lk = malloc(sizeof(*lk));
 			if (lk == NULL)
 				return;
-			*lk = (struct lookup){.l = l, .generation = l->generation, .s = (enum journal_stream)s, .slot = i};
+			*lk = (struct lookup){
+			    .l = l, .generation = l->generation, .s = (enum journal_stream)s, .slot = i};
 			snprintf(lk->id, sizeof(lk->id), "%s", n->id);
 			if (redis_link_command(l->srv->redis, on_lookup, lk, 4, argv, NULL) != 0) {
 				free(lk);

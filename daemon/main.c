@@ -57,8 +57,8 @@ static void banner(const struct config *cfg)
 	else
 		snprintf(redis, sizeof(redis), "%s%s", cfg->redis.unix_path[0] ? "unix:" : "",
 		         cfg->redis.unix_path[0] ? cfg->redis.unix_path : cfg->redis.host);
-	log_info("hotlined %s starting: config %s, listen %s, redis %s (prefix %s), %zu users", HOTLINE_VERSION,
-	         cfg->path, where, redis, cfg->redis.key_prefix, cfg->n_users);
+	log_info("hotlined %s starting: config %s, listen %s, redis %s (prefix %s), %zu users",
+	         HOTLINE_VERSION, cfg->path, where, redis, cfg->redis.key_prefix, cfg->n_users);
 }
 
 int main(int argc, char **argv)

@@ -240,7 +240,8 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 	family(b, "hotline_log_entries_lost_total", "counter",
 	       "Entries this daemon acknowledged that Redis no longer had when the link came back.");
 	for (int s = 0; s < STREAM_COUNT; s++)
-		sample_u64(b, "hotline_log_entries_lost_total", "stream", journal_stream_name((enum journal_stream)s),
+		sample_u64(b, "hotline_log_entries_lost_total", "stream",
+		           journal_stream_name((enum journal_stream)s),
 		           loss_count(srv->loss, (enum journal_stream)s));
 }
 

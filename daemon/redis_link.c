@@ -213,7 +213,8 @@ static void set_address(struct redis_link *link)
 	else if (link->cfg.host[0])
 		snprintf(link->address, sizeof(link->address), "%s:%u", link->cfg.host, link->cfg.port);
 	else
-		snprintf(link->address, sizeof(link->address), "master '%s' (Sentinel)", link->cfg.master_name);
+		snprintf(link->address, sizeof(link->address), "master '%s' (Sentinel)",
+		         link->cfg.master_name);
 }
 
 static void connect_to_address(struct redis_link *link);
@@ -225,8 +226,8 @@ static void on_master(const struct sentinel_addr *m, const char *err, void *arg)
 	link->query = NULL;
 	if (m == NULL) {
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
-			log_warn("redis %s: no Sentinel named master '%s': %s", link->name, link->cfg.master_name,
-			         err);
+			log_warn("redis %s: no Sentinel named master '%s': %s", link->name,
+			         link->cfg.master_name, err);
 		set_state(link, REDIS_LINK_DOWN);
 		schedule_reconnect(link);
 		return;

@@ -19,8 +19,8 @@ struct follower {
 /* The watcher: one subscribed connection to a Sentinel at a time. */
 struct watcher {
 	redisAsyncContext *ac;
-	unsigned next;     /* position in the ask order of the Sentinel to try next */
-	unsigned current;  /* index into cfg.sentinels of the one connected to */
+	unsigned next;    /* position in the ask order of the Sentinel to try next */
+	unsigned current; /* index into cfg.sentinels of the one connected to */
 	bool subscribed;
 	unsigned backoff_ms;
 	struct event *retry, *connect_timer;
@@ -85,8 +85,8 @@ static void detach_free(redisAsyncContext *ac)
 /* Connect to Sentinel `index` with data as the context's owner.  NULL
  * (reason in err) when it cannot even start. */
 static redisAsyncContext *connect_sentinel(struct sentinel *s, unsigned index, void *data,
-                                           redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect,
-                                           char *err, size_t errlen)
+                                           redisConnectCallback *on_connect,
+                                           redisDisconnectCallback *on_disconnect, char *err, size_t errlen)
 {
 	const struct config_sentinel *sn = &s->cfg.sentinels[index];
 	redisAsyncContext *ac = redisAsyncConnect(sn->host, sn->port);
@@ -189,7 +189,8 @@ static void deliver(struct sentinel_query *q, const struct sentinel_addr *m)
 }
 
 /* This Sentinel did not answer usefully: note why and try the next. */
-__attribute__((format(printf, 2, 3))) static void attempt_failed(struct sentinel_query *q, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void attempt_failed(struct sentinel_query *q, const char *fmt,
+                                                                 ...)
 {
 	char where[SENTINEL_ADDR_TEXT], detail[256];
 	va_list ap;
@@ -279,7 +280,8 @@ static void query_step(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	q->current = q->order.at[q->tried++];
-	q->ac = connect_sentinel(q->s, q->current, q, query_on_connect, query_on_disconnect, err, sizeof(err));
+	q->ac =
+	    connect_sentinel(q->s, q->current, q, query_on_connect, query_on_disconnect, err, sizeof(err));
 	if (q->ac == NULL) {
 		attempt_failed(q, "cannot connect: %s", err);
 		return;
@@ -336,7 +338,8 @@ static void watch_retry_later(struct sentinel *s)
 	w->subscribed = false;
 	w->watching[0] = '\0';
 	delay = w->backoff_ms + (unsigned)(rand() % (int)(w->backoff_ms / 4 + 1));
-	w->backoff_ms = w->backoff_ms * 2 > s->cfg.reconnect_max_ms ? s->cfg.reconnect_max_ms : w->backoff_ms * 2;
+	w->backoff_ms =
+	    w->backoff_ms * 2 > s->cfg.reconnect_max_ms ? s->cfg.reconnect_max_ms : w->backoff_ms * 2;
 	tv = ms_tv(delay);
 	event_add(w->retry, &tv);
 }
@@ -355,7 +358,8 @@ static void watch_on_message(redisAsyncContext *ac, void *reply, void *privdata)
 		s->w.subscribed = true;
 		s->w.backoff_ms = s->cfg.reconnect_min_ms;
 		sentinel_order_promote(&s->order, s->w.current);
-		log_info("redis: watching Sentinel %s for +switch-master of '%s'", s->w.watching, s->cfg.master_name);
+		log_info("redis: watching Sentinel %s for +switch-master of '%s'", s->w.watching,
+		         s->cfg.master_name);
 		return;
 	}
 	if (strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
@@ -365,8 +369,8 @@ static void watch_on_message(redisAsyncContext *ac, void *reply, void *privdata)
 	sentinel_addr_format(&from, from_text, sizeof(from_text));
 	sentinel_addr_format(&to, to_text, sizeof(to_text));
 	s->switches++;
-	log_warn("redis: switch-master '%s' from %s to %s (Sentinel %s)", s->cfg.master_name, from_text, to_text,
-	         s->w.watching);
+	log_warn("redis: switch-master '%s' from %s to %s (Sentinel %s)", s->cfg.master_name, from_text,
+	         to_text, s->w.watching);
 	learned(s, &to, s->w.watching);
 }
 
@@ -408,8 +412,8 @@ static void watch_on_connect(const redisAsyncContext *cac, int status)
 	}
 	/* A dead Sentinel that never resets the connection is found by TCP keepalive. */
 	redisEnableKeepAlive(&ac->c);
-	if (redisAsyncCommand(ac, watch_on_master, NULL, "SENTINEL get-master-addr-by-name %s", s->cfg.master_name) !=
-	    REDIS_OK)
+	if (redisAsyncCommand(ac, watch_on_master, NULL, "SENTINEL get-master-addr-by-name %s",
+	                      s->cfg.master_name) != REDIS_OK)
 		log_warn("redis: cannot ask Sentinel %s for the master", w->watching);
 }
 

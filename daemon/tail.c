@@ -393,9 +393,10 @@ struct init_req {
  * master's clock) sort below the lost ones. */
 static void went_back(struct tailer *t, enum journal_stream s, const char *head)
 {
-	log_warn("tail: stream %s now ends at %s, before %s already pushed: Redis lost the entries in between; "
-	         "following it from there",
-	         journal_stream_name(s), head, t->last_id[s]);
+	log_warn(
+	    "tail: stream %s now ends at %s, before %s already pushed: Redis lost the entries in between; "
+	    "following it from there",
+	    journal_stream_name(s), head, t->last_id[s]);
 	snprintf(t->last_id[s], sizeof(t->last_id[s]), "%s", head);
 	for (struct tail_sub *sub = t->subs[s]; sub; sub = sub->next)
 		if (stream_id_cmp(sub->pos, head) > 0)

@@ -160,7 +160,8 @@ static int ask_sentinels(const struct cli_target *t, const char *who, struct sen
 		if (ok)
 			return 0;
 	}
-	fprintf(stderr, "%s: no Sentinel named master '%s' (last asked: %s: %s)\n", who, t->master_name, where, why);
+	fprintf(stderr, "%s: no Sentinel named master '%s' (last asked: %s: %s)\n", who, t->master_name,
+	        where, why);
 	return -1;
 }
 
@@ -205,7 +206,8 @@ redisContext *cli_target_connect(const struct cli_target *t, const char *who)
 		/* The Sentinels' answer may be stale: only a master will do. */
 		r = redisCommand(c, "ROLE");
 		if (!sentinel_role_is_master(r, role, sizeof(role))) {
-			fprintf(stderr, "%s: %s, named by the Sentinels, is not the master (ROLE: %s); retry\n", who,
+			fprintf(stderr,
+			        "%s: %s, named by the Sentinels, is not the master (ROLE: %s); retry\n", who,
 			        t->address, role);
 			freeReplyObject(r);
 			redisFree(c);

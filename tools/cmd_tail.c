@@ -571,8 +571,8 @@ static enum outcome session(struct tail *t)
 	enum outcome o;
 
 	t->tailed = false;
-	t->c = lc_connect(t->daemons.host[t->daemons.current], t->daemons.port[t->daemons.current], CONNECT_MS, err,
-	                  sizeof(err));
+	t->c = lc_connect(t->daemons.host[t->daemons.current], t->daemons.port[t->daemons.current],
+	                  CONNECT_MS, err, sizeof(err));
 	if (t->c == NULL)
 		return stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
 	if (t->tls.enabled) {
@@ -761,8 +761,9 @@ static int parse_args(struct tail *t, struct tail_args *a, int argc, char **argv
 		case 'H':
 			if (failover_add(&t->daemons, optarg, LC_DEFAULT_PORT) != 0) {
 				fprintf(stderr,
-				        WHO ": --host takes HOST:PORT or [v6addr]:PORT, or several separated by "
-				            "commas (at most %d in all); got '%s'\n",
+				        WHO
+				        ": --host takes HOST:PORT or [v6addr]:PORT, or several separated by "
+				        "commas (at most %d in all); got '%s'\n",
 				        FAILOVER_MAX_ADDRS, optarg);
 				return CLI_USAGE;
 			}

@@ -26,7 +26,8 @@ int failover_add(struct failover *f, const char *list, unsigned default_port)
 			return -1;
 		memcpy(one, s, len);
 		one[len] = '\0';
-		if (lc_parse_hostport(one, f->host[f->n], sizeof(f->host[f->n]), &f->port[f->n], default_port) != 0)
+		if (lc_parse_hostport(one, f->host[f->n], sizeof(f->host[f->n]), &f->port[f->n],
+		                      default_port) != 0)
 			return -1;
 		f->n++;
 		s = comma ? comma + 1 : NULL;

@@ -25,9 +25,9 @@ struct failover {
 	unsigned n;
 	char host[FAILOVER_MAX_ADDRS][256];
 	unsigned port[FAILOVER_MAX_ADDRS];
-	unsigned current;      /* the address in use, or to try next */
-	unsigned failed;       /* attempts failed in a row since a working session */
-	unsigned backoff_ms;   /* the wait after the next failed round */
+	unsigned current;    /* the address in use, or to try next */
+	unsigned failed;     /* attempts failed in a row since a working session */
+	unsigned backoff_ms; /* the wait after the next failed round */
 	unsigned min_ms, max_ms;
 };
 

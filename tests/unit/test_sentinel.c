@@ -16,8 +16,8 @@ static redisReply *resp(const char *text)
 
 	if (rd == NULL)
 		abort();
-	if (redisReaderFeed(rd, text, strlen(text)) != REDIS_OK || redisReaderGetReply(rd, &reply) != REDIS_OK ||
-	    reply == NULL) {
+	if (redisReaderFeed(rd, text, strlen(text)) != REDIS_OK ||
+	    redisReaderGetReply(rd, &reply) != REDIS_OK || reply == NULL) {
 		fprintf(stderr, "bad RESP in the test: %s\n", text);
 		abort();
 	}
@@ -33,8 +33,8 @@ static void expect_addr(const char *text, const char *host, unsigned port, int l
 	bool ok = sentinel_parse_master_addr(r, &a, why, sizeof(why));
 
 	if (check_report(ok, __FILE__, line, "expected %s:%u, refused: %s", host, port, why))
-		check_report(strcmp(a.host, host) == 0 && a.port == port, __FILE__, line, "got %s:%u, expected %s:%u",
-		             a.host, a.port, host, port);
+		check_report(strcmp(a.host, host) == 0 && a.port == port, __FILE__, line,
+		             "got %s:%u, expected %s:%u", a.host, a.port, host, port);
 	freeReplyObject(r);
 }
 
@@ -45,8 +45,8 @@ static void expect_no_addr(const char *text, const char *because, int line)
 	char why[128] = "";
 	bool ok = sentinel_parse_master_addr(r, &a, why, sizeof(why));
 
-	check_report(!ok && strstr(why, because) != NULL, __FILE__, line, "expected a refusal with '%s', got %s '%s'",
-	             because, ok ? "success" : "refusal", why);
+	check_report(!ok && strstr(why, because) != NULL, __FILE__, line,
+	             "expected a refusal with '%s', got %s '%s'", because, ok ? "success" : "refusal", why);
 	freeReplyObject(r);
 }
 
@@ -83,18 +83,19 @@ static void expect_role(const char *text, bool master, const char *word, int lin
 	char role[64] = "";
 	bool is = sentinel_role_is_master(r, role, sizeof(role));
 
-	check_report(is == master && strcmp(role, word) == 0, __FILE__, line, "got %d '%s', expected %d '%s'", is,
-	             role, master, word);
+	check_report(is == master && strcmp(role, word) == 0, __FILE__, line, "got %d '%s', expected %d '%s'",
+	             is, role, master, word);
 	freeReplyObject(r);
 }
 
 static void test_role(void)
 {
 	/* What Redis 7 answers as a master, a replica and a Sentinel. */
-	expect_role("*3\r\n$6\r\nmaster\r\n:3129659\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n9001\r\n$7\r\n3129242\r\n",
+	expect_role("*3\r\n$6\r\nmaster\r\n:3129659\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n9001\r\n$"
+	            "7\r\n3129242\r\n",
 	            true, "master", __LINE__);
-	expect_role("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9000\r\n$9\r\nconnected\r\n:3167038\r\n", false, "slave",
-	            __LINE__);
+	expect_role("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9000\r\n$9\r\nconnected\r\n:3167038\r\n", false,
+	            "slave", __LINE__);
 	expect_role("*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n", false, "sentinel", __LINE__);
 	expect_role("-NOPERM no permission\r\n", false, "error: NOPERM no permission", __LINE__);
 	expect_role("*0\r\n", false, "a malformed ROLE reply", __LINE__);
