@@ -13,7 +13,8 @@ Sentinels instead of a Redis address.
 - a manual failover (SENTINEL FAILOVER) leaves the old master alive as a
   replica: the daemons leave it on +switch-master;
 - a Sentinel naming a replica as the master: ROLE says so, the daemon stays
-  down (spooling) until the Sentinels name a real master;
+  down (spooling) until the Sentinels name a real master; with no Sentinel
+  answering at all, it serves and spools;
 - redis.wait: waited writes say how many replicas acknowledged them, and
   a master refusing writes (min-replicas-to-write) gets ERR unavailable.
 """
@@ -422,6 +423,30 @@ class MisconfiguredSentinelTest(harness.TestCase):
         self.daemon.wait_log(r"spool drained")
         with master.client() as r:
             self.assertEqual([e["call_id"] for e in harness.stream_entries(r, P + "log:calls")], ["s1"])
+
+
+class NoSentinelTest(harness.TestCase):
+    """No Sentinel answers: the daemon serves anyway, spooling writes, and
+    says why it has no master."""
+
+    def test_daemon_starts_and_spools_without_sentinels(self):
+        closed = [harness.free_port() for _ in range(2)]
+        self.daemon = H.daemon(harness.make_config(None, redis={
+            "address": None, "sentinels": [f"127.0.0.1:{p}" for p in closed], "master_name": MASTER_NAME,
+            "connect_timeout_ms": 500, "command_timeout_ms": 1000, "reconnect_min_ms": 50,
+            "reconnect_max_ms": 300}), name="nosentinel")
+        self.daemon.start()
+        self.addCleanup(self.daemon.stop)
+        self.daemon.wait_log(rf"redis main: no Sentinel named master 'mymaster': Sentinel 127\.0\.0\.1:{closed[1]}: "
+                             r"cannot connect")
+        agent = self.connect_auth("agent1")
+        body = harness.parse_ok_json(agent.request('CALL offer {"call_id":"n1","queue":"q"}'))
+        self.assertIs(body.get("spooled"), True)
+        state = redis_state(self.daemon)
+        self.assertNotEqual(state["state"], "up")
+        self.assertEqual(state["address"], "master 'mymaster' (Sentinel)")
+        self.assertEqual(state["sentinel"], {"master_name": MASTER_NAME, "master": "", "watching": "",
+                                             "switches": 0})
 
 
 class WaitTest(harness.TestCase):
