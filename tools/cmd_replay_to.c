@@ -30,11 +30,12 @@
 
 #include "cli.h"
 #include "cli_credentials.h"
-#include "cli_target.h"
 #include "line_client.h"
 #include "log_source.h"
 #include "replay_map.h"
 #include "replay_plan.h"
+#include "replay_report.h"
+#include "replay_source.h"
 
 #define WHO "hotline replay"
 #define CONNECT_MS 5000
@@ -54,20 +55,14 @@
 
 static volatile sig_atomic_t stop_requested;
 
-static const char *const err_codes[] = {"bad_request", "unknown_command", "line_too_long", "auth_required",
-                                        "auth_failed", "forbidden",       "not_found",     "conflict",
-                                        "unavailable", "rate_limited",    "internal"};
-#define N_CODES (sizeof(err_codes) / sizeof(err_codes[0]))
-
 struct options {
-	const char *to, *file, *config, *redis, *prefix, *from, *until, *call, *user, *credentials;
+	const char *to, *call, *user, *credentials;
+	struct replay_source_spec source;
 	double speed;
 	bool fast, json;
 	unsigned in_flight;
 	size_t max_complaints;
 	struct lc_tls_options tls;
-	/* The range as stream ids: log_source reads them for as long as it runs. */
-	char from_id[LOG_ID_MAX], until_id[LOG_ID_MAX];
 };
 
 /* A request sent and not yet answered. */
@@ -81,19 +76,13 @@ struct pending {
 	char agent[REPLAY_ID_MAX + 1];
 };
 
-struct counts {
-	unsigned long long read, sent, ok, duplicate, errors, other_errors;
-	unsigned long long by_code[N_CODES];
-	unsigned long long rejected, unknown, malformed, unmapped, not_selected, opened;
-};
-
 struct run {
 	const struct options *o;
 	struct lc_conn *c;
 	struct replay_map *map;
 	struct pending ring[IN_FLIGHT_MAX + 1]; /* + a PING */
 	unsigned head, count;
-	struct counts n;
+	struct replay_counts n;
 	unsigned messages;
 	long long last_send_ms, last_progress_ms;
 	bool on_terminal, progress_shown, fatal;
@@ -187,18 +176,6 @@ static void problem(struct run *r, enum log_stream s, const char *id, const char
 /* ------------------------------------------------------------------------ */
 /* Replies */
 
-static void count_error(struct run *r, const char *code, size_t code_len)
-{
-	r->n.errors++;
-	for (size_t i = 0; i < N_CODES; i++) {
-		if (strlen(err_codes[i]) == code_len && memcmp(err_codes[i], code, code_len) == 0) {
-			r->n.by_code[i]++;
-			return;
-		}
-	}
-	r->n.other_errors++;
-}
-
 /* A refusal that every later request would get too: not a replay account. */
 static bool refused_for_the_account(const char *line)
 {
@@ -241,7 +218,7 @@ static void on_reply(struct run *r, const struct pending *p, const char *line)
 			      r->o->user ? r->o->user : "the user", line);
 			return;
 		}
-		count_error(r, code, strcspn(code, " "));
+		replay_count_error(&r->n, code, strcspn(code, " "));
 		if (p->opens_complaint)
 			replay_map_resolve(r->map, p->subject, NULL);
 		problem(r, p->stream, p->id, "%s %s %s as %s: %.400s", p->verb, p->sub, p->subject, p->agent, line);
@@ -458,7 +435,8 @@ static void drive(struct run *r, struct log_source *src)
 				wall0 = now_ms();
 			}
 			/* The recorded gap since the first entry sent, scaled. */
-			if (!r->o->fast)
+			/* (A hand-made file may go back in time: no wait then.) */
+			if (!r->o->fast && rec.id_ms > first_ms)
 				wait_until(r, wall0 + (long long)llround((double)(rec.id_ms - first_ms) / r->o->speed));
 			if (!stop_requested)
 				send_request(r, &rec, &rq);
@@ -472,159 +450,6 @@ static void drive(struct run *r, struct log_source *src)
 	if (r->count > 0 && !r->fatal)
 		fail_run(r, "%u requests were still unanswered", r->count);
 	clear_progress(r);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Report */
-
-static void report(const struct run *r)
-{
-	const struct counts *n = &r->n;
-
-	if (r->o->json) {
-		json_t *errs = json_object();
-		json_t *out;
-		char *text;
-
-		for (size_t i = 0; i < N_CODES; i++)
-			if (n->by_code[i])
-				json_object_set_new(errs, err_codes[i], json_integer((json_int_t)n->by_code[i]));
-		if (n->other_errors)
-			json_object_set_new(errs, "other", json_integer((json_int_t)n->other_errors));
-		out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:b}", "to",
-		                lc_address(r->c), "read", (json_int_t)n->read, "sent", (json_int_t)n->sent, "ok",
-		                (json_int_t)n->ok, "duplicate", (json_int_t)n->duplicate, "errors",
-		                (json_int_t)n->errors, "errors_by_code", errs, "skipped", "rejected",
-		                (json_int_t)n->rejected, "unmapped", (json_int_t)n->unmapped, "unknown_event",
-		                (json_int_t)n->unknown, "malformed", (json_int_t)n->malformed, "not_selected",
-		                (json_int_t)n->not_selected, "complaints_opened", (json_int_t)n->opened,
-		                "complaints_forgotten", (json_int_t)replay_map_evicted(r->map), "complete",
-		                !r->fatal && !stop_requested);
-		text = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-		printf("%s\n", text ? text : "{}");
-		free(text);
-		json_decref(out);
-		return;
-	}
-	printf("replayed into %s: %llu entries read, %llu requests sent: %llu OK, %llu duplicate (logged "
-	       "before), %llu ERR",
-	       lc_address(r->c), n->read, n->sent, n->ok, n->duplicate, n->errors);
-	for (size_t i = 0, shown = 0; i < N_CODES; i++)
-		if (n->by_code[i])
-			printf("%s%s %llu", shown++ ? ", " : " (", err_codes[i], n->by_code[i]);
-	if (n->other_errors)
-		printf("%sother %llu", n->errors > n->other_errors ? ", " : " (", n->other_errors);
-	if (n->errors)
-		printf(")");
-	printf("\nnot replayed: %llu rejected when logged, %llu of complaints whose open was not replayed, %llu "
-	       "of unknown events, %llu malformed",
-	       n->rejected, n->unmapped, n->unknown, n->malformed);
-	if (r->o->call)
-		printf(", %llu not about call %s", n->not_selected, r->o->call);
-	printf("\n");
-	if (replay_map_evicted(r->map))
-		printf("%zu complaints forgotten (more than --max-complaints %zu open at once)\n",
-		       replay_map_evicted(r->map), r->o->max_complaints);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The source */
-
-/* Without an end, the log as it is now: a replay into the same Redis must
- * not read back its own entries.  The later of the two streams' last ids;
- * 0 when both are empty, -1 on error. */
-static int current_end(redisContext *rc, const char *prefix, char out[LOG_ID_MAX])
-{
-	uint64_t best_ms = 0, best_n = 0;
-	bool any = false;
-
-	for (int s = 0; s < LOG_STREAM_COUNT; s++) {
-		redisReply *rep = redisCommand(rc, "XREVRANGE %slog:%s + - COUNT 1", prefix, log_stream_name(s));
-		uint64_t ms, n;
-
-		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-			fprintf(stderr, WHO ": reading %slog:%s failed: %s\n", prefix, log_stream_name(s),
-			        rep ? rep->str : rc->errstr);
-			freeReplyObject(rep);
-			return -1;
-		}
-		if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
-		    rep->element[0]->elements >= 1 && log_id_parse(rep->element[0]->element[0]->str, &ms, &n) &&
-		    (!any || log_id_cmp(ms, n, best_ms, best_n) > 0)) {
-			best_ms = ms;
-			best_n = n;
-			any = true;
-		}
-		freeReplyObject(rep);
-	}
-	if (any)
-		snprintf(out, LOG_ID_MAX, "%llu-%llu", (unsigned long long)best_ms, (unsigned long long)best_n);
-	return any;
-}
-
-/* Open the log (file or Redis) over --from/--until.  *rc is the Redis
- * connection to free afterwards (NULL for a file).  CLI_OK or an exit
- * code. */
-static int open_source(struct options *o, struct log_source **src, redisContext **rc)
-{
-	char now_end[LOG_ID_MAX], err[600];
-	struct log_selection sel = {.streams = LOG_ALL_STREAMS};
-	struct cli_target t;
-
-	if (o->from && !log_time_to_id(o->from, false, o->from_id)) {
-		fprintf(stderr, WHO ": --from takes a time (2026-11-22T09:00:00Z, 2026-11-22, @UNIX) or a stream id; "
-		                "got '%s'\n", o->from);
-		return CLI_USAGE;
-	}
-	if (o->until && !log_time_to_id(o->until, true, o->until_id)) {
-		fprintf(stderr, WHO ": --until takes a time (2026-11-22T09:00:00Z, 2026-11-22, @UNIX) or a stream id; "
-		                "got '%s'\n", o->until);
-		return CLI_USAGE;
-	}
-	sel.from_id = o->from ? o->from_id : NULL;
-	sel.to_id = o->until ? o->until_id : NULL;
-	*rc = NULL;
-	if (o->file) {
-		*src = log_source_open_file(o->file, &sel, err, sizeof(err));
-		if (*src == NULL) {
-			fprintf(stderr, WHO ": %s\n", err);
-			return CLI_FAILED;
-		}
-		return CLI_OK;
-	}
-	switch (cli_target_load(&t, WHO, o->config, o->redis, o->prefix, false)) {
-	case 0:
-		break;
-	case -2:
-		return CLI_USAGE;
-	default:
-		return CLI_FAILED;
-	}
-	*rc = cli_target_connect(&t, WHO);
-	if (*rc == NULL)
-		return CLI_FAILED;
-	switch (current_end(*rc, t.prefix, now_end)) {
-	case -1:
-		return CLI_FAILED;
-	case 1: {
-		uint64_t a_ms, a_n, b_ms, b_n;
-
-		if (!sel.to_id || (log_id_parse(sel.to_id, &a_ms, &a_n) && log_id_parse(now_end, &b_ms, &b_n) &&
-		                   log_id_cmp(b_ms, b_n, a_ms, a_n) < 0)) {
-			memcpy(o->until_id, now_end, sizeof(o->until_id));
-			sel.to_id = o->until_id;
-		}
-		break;
-	}
-	default:
-		break; /* empty: nothing to read */
-	}
-	*src = log_source_open_redis(*rc, t.prefix, &sel, err, sizeof(err));
-	if (*src == NULL) {
-		fprintf(stderr, WHO ": %s\n", err);
-		return CLI_FAILED;
-	}
-	return CLI_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -724,13 +549,13 @@ static int parse_args(struct options *o, int argc, char **argv)
 		switch (opt) {
 		case 'o': o->to = optarg; break;
 		case 'F': o->fast = true; break;
-		case 'f': o->from = optarg; break;
-		case 'u': o->until = optarg; break;
-		case 'i': o->file = optarg; break;
+		case 'f': o->source.from = optarg; break;
+		case 'u': o->source.until = optarg; break;
+		case 'i': o->source.file = optarg; break;
 		case 'k': o->call = optarg; break;
-		case 'c': o->config = optarg; break;
-		case 'r': o->redis = optarg; break;
-		case 'p': o->prefix = optarg; break;
+		case 'c': o->source.config = optarg; break;
+		case 'r': o->source.redis = optarg; break;
+		case 'p': o->source.prefix = optarg; break;
 		case 'U': o->user = optarg; break;
 		case 'C': o->credentials = optarg; break;
 		case 'T': o->tls.enabled = true; break;
@@ -783,7 +608,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		fprintf(stderr, WHO ": --fast and --speed exclude each other\n");
 		return CLI_USAGE;
 	}
-	if (o->file && (o->config || o->redis || o->prefix)) {
+	if (o->source.file && (o->source.config || o->source.redis || o->source.prefix)) {
 		fprintf(stderr, WHO ": --file replaces the Redis of -c/--redis/--prefix: give one or the other\n");
 		return CLI_USAGE;
 	}
@@ -792,12 +617,26 @@ static int parse_args(struct options *o, int argc, char **argv)
 	return -1;
 }
 
+static void report(const struct run *r)
+{
+	struct replay_report_context ctx = {.to = lc_address(r->c), .call = r->o->call,
+	                                    .max_complaints = r->o->max_complaints,
+	                                    .complete = !r->fatal && !stop_requested};
+	struct replay_counts n = r->n;
+
+	n.forgotten = replay_map_evicted(r->map);
+	if (r->o->json)
+		replay_report_json(stdout, &n, &ctx);
+	else
+		replay_report_text(stdout, &n, &ctx);
+	fflush(stdout);
+}
+
 int replay_to(int argc, char **argv)
 {
 	struct options o = {.in_flight = IN_FLIGHT_DEFAULT, .max_complaints = MAP_DEFAULT};
 	struct cli_credentials cred = {0};
-	struct log_source *src = NULL;
-	redisContext *rc = NULL;
+	struct replay_source src = {0};
 	struct run *r = NULL;
 	int status;
 
@@ -814,13 +653,14 @@ int replay_to(int argc, char **argv)
 		goto out;
 	}
 	r->o = &o;
-	if ((status = open_source(&o, &src, &rc)) != CLI_OK || (status = connect_target(r, &cred)) != CLI_OK)
+	if ((status = replay_source_open(&src, &o.source, WHO)) != CLI_OK ||
+	    (status = connect_target(r, &cred)) != CLI_OK)
 		goto out;
 	cli_credentials_wipe(&cred);
 	install_signals();
 	r->last_send_ms = now_ms();
 	r->on_terminal = !o.json && isatty(STDERR_FILENO);
-	drive(r, src);
+	drive(r, src.log);
 	report(r);
 	if (r->fatal) {
 		fprintf(stderr, WHO ": stopped: %s; run the same command again to continue (what was logged "
@@ -831,13 +671,11 @@ int replay_to(int argc, char **argv)
 		                "is answered as a duplicate)\n");
 		status = CLI_FAILED;
 	} else {
-		status = r->n.errors || r->n.unmapped || r->n.unknown || r->n.malformed ? CLI_FINDINGS : CLI_OK;
+		status = replay_counts_findings(&r->n) ? CLI_FINDINGS : CLI_OK;
 	}
 out:
 	cli_credentials_wipe(&cred);
-	log_source_close(src);
-	if (rc)
-		redisFree(rc);
+	replay_source_close(&src);
 	if (r) {
 		lc_close(r->c);
 		replay_map_free(r->map);
