@@ -18,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import test_tls  # noqa: E402  (its certificate helpers)
 
 H = None
 P = harness.KEY_PREFIX
@@ -406,6 +407,53 @@ class ReplayToTest(harness.TestCase):
         self.assertErr(rp.request("COMPLAINT next " + json.dumps({"complaint_id": k, "as": "agent8"})),
                        "conflict", "claimed")
         self.assertErr(rp.request('COMPLAINT next {"complaint_id":"K-none","as":"agent8"}'), "not_found")
+
+
+class ReplayTlsTest(harness.TestCase):
+    """--tls and --ca: the replay reaches the daemon's TLS listener and
+    checks its certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        if test_tls.OPENSSL is None:
+            raise unittest.SkipTest("no openssl command to make test certificates")
+        d = H.path("pki")
+        os.makedirs(d)
+        cls.ca = test_tls.make_ca(d, "ca", "replay test CA")
+        cls.other_ca = test_tls.make_ca(d, "other-ca", "some other CA")
+        cert, key = test_tls.make_server_cert(d, "server", "ca", 0x2001)
+        cls.redis_a, cls.daemon_a = start_pair("tls-a")
+        cls.addClassCleanup(cls.daemon_a.stop)
+        c = cls.daemon_a.auth_client("agent1")
+        try:
+            call(c, "offer", call_id="t1", customer_id="C2", queue="vip")
+            call(c, "answer", call_id="t1")
+            call(c, "end", call_id="t1", disposition="sale", csat=5)
+        finally:
+            c.close()
+        cls.redis = H.start_redis(name="redis-tls-b")
+        put_customers(cls.redis)
+        cls.daemon = H.start_daemon(cls.redis.address, name="hotlined-tls-b", users=harness.make_users(USERS),
+                                    tls={"listen": "127.0.0.1:0", "certificate": cert, "key": key})
+        cls.addClassCleanup(cls.daemon.stop)
+        line = cls.daemon.wait_log(test_tls.TLS_LISTEN_RE)
+        cls.tls_port = int(line.rsplit(":", 1)[1].split()[0])
+
+    def run_tls(self, ca):
+        cmd = [harness.HOTLINE, "replay", "--to", f"127.0.0.1:{self.tls_port}", "-c", self.daemon_a.config_path,
+               "--fast", "--json", "--ca", ca]
+        r = subprocess.run(cmd, env=cli_env(**REPLAY_ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=H.tmp, timeout=harness.T(60))
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    def test_replay_over_tls(self):
+        status, out, err = self.run_tls(self.other_ca)
+        self.assertEqual(status, 2, err)
+        self.assertEqual(entries(self.redis, "calls"), [])
+        status, out, err = self.run_tls(self.ca)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out)["ok"], 3)
+        self.assertEqual(calls_story(entries(self.redis, "calls")), calls_story(entries(self.redis_a, "calls")))
 
 
 class ReplaySpoolTest(harness.RedisOutageMixin, harness.TestCase):
