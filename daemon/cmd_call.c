@@ -86,13 +86,18 @@ static bool check_event_args(struct call_write *cw)
 			return false;
 		break;
 	case CALL_TRANSFER: {
-		const char *to;
+		const struct config_user *to;
 
 		if (!logwrite_check_name(req, args, "to", true))
 			return false;
-		to = json_string_value(json_object_get(args, "to"));
-		if (config_find_user(cfg, to) == NULL || config_find_user(cfg, to)->role == ROLE_ADMIN) {
-			request_reply_err(req, ERR_NOT_FOUND, "no agent or supervisor '%.64s' to transfer to", to);
+		/* A replayed transfer names a recorded agent, who need not have an
+		 * account here (nor does the agent it acts as). */
+		if (cw->w.replayed_by[0])
+			break;
+		to = config_find_user(cfg, json_string_value(json_object_get(args, "to")));
+		if (to == NULL || (to->role != ROLE_AGENT && to->role != ROLE_SUPERVISOR)) {
+			request_reply_err(req, ERR_NOT_FOUND, "no agent or supervisor '%.64s' to transfer to",
+			                  json_string_value(json_object_get(args, "to")));
 			return false;
 		}
 		break;

@@ -52,6 +52,8 @@ struct complaint_write {
 	char tier[16];
 	size_t candidates;
 	bool customer_missing;
+	/* next: a replay names the complaint its recorded claim took */
+	bool targeted;
 	/* next: queue heads this request found already taken */
 	char taken[NEXT_SKIP_MAX][LOGWRITE_ID_MAX + 1];
 	unsigned n_taken;
@@ -331,6 +333,12 @@ static void decide(struct logwrite *w, const json_t *state)
 	if (cw->action == ACTION_NEXT) {
 		const char *owner = json_string_value(json_object_get(state, "owner"));
 
+		if (cw->targeted && ((owner && *owner) || !complaint_state_is_open((enum complaint_state)cur))) {
+			logwrite_reply_err(w, ERR_CONFLICT, "complaint %s is %s%s; cannot claim it", cw->complaint_id,
+			                   complaint_state_name((enum complaint_state)cur),
+			                   owner && *owner ? " and claimed" : "");
+			return;
+		}
 		if ((owner && *owner) || !complaint_state_is_open((enum complaint_state)cur)) {
 			/* Someone claimed (or closed) it between our queue read and now:
 			 * look at the next one in the queue. */
@@ -532,7 +540,8 @@ static bool check_args(struct complaint_write *cw)
 	json_object_foreach(args, key, v) {
 		bool ok = cw->action == COMPLAINT_DO_OPEN ? allowed(fields_open, key) ||
 		                                                (cw->w.replay && allowed(fields_open_replay, key))
-		          : cw->action == ACTION_NEXT     ? strcmp(key, "request_id") == 0
+		          : cw->action == ACTION_NEXT     ? strcmp(key, "request_id") == 0 ||
+		                                                (cw->w.replayed_by[0] && strcmp(key, "complaint_id") == 0)
 		                                          : allowed(fields_common, key) ||
 		                                                (cw->action == COMPLAINT_DO_RESOLVE && strcmp(key, "resolution") == 0);
 
@@ -544,7 +553,7 @@ static bool check_args(struct complaint_write *cw)
 	if (!logwrite_check_text(req, args, "note", false, 1000))
 		return false;
 	if (cw->action == ACTION_NEXT)
-		return true;
+		return logwrite_take_id(req, args, "complaint_id", false, cw->complaint_id);
 	if (cw->action != COMPLAINT_DO_OPEN)
 		return logwrite_take_id(req, args, "complaint_id", true, cw->complaint_id) &&
 		       (cw->action != COMPLAINT_DO_RESOLVE || logwrite_check_text(req, args, "resolution", true, 2000));
@@ -636,6 +645,16 @@ static void start_write(struct request *req, const struct command_args *args, in
 	logwrite_init(&cw->w, req, action == ACTION_NEXT ? &next_ops : &write_ops);
 	if (!check_args(cw) || !logwrite_take_request_id(&cw->w, args->json)) {
 		complaint_write_free(&cw->w);
+		return;
+	}
+	if (action == ACTION_NEXT && cw->complaint_id[0]) {
+		/* A replayed claim takes the complaint its recorded claim took,
+		 * whatever the queue holds now. */
+		cw->targeted = true;
+		snprintf(key, sizeof(key), "complaints:%s", cw->complaint_id);
+		logwrite_describe(&cw->w, "COMPLAINT", "next", cw->args, key);
+		complaint_key(&cw->w, cw->complaint_id, "", key);
+		logwrite_start(&cw->w, key, NULL);
 		return;
 	}
 	if (action == ACTION_NEXT) {

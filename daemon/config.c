@@ -131,7 +131,7 @@ struct section {
 
 #define TABLE(t) (t), ARRAY_SIZE(t)
 
-static const char *const role_names[] = {"none", "agent", "supervisor", "admin"};
+static const char *const role_names[] = {"none", "agent", "supervisor", "admin", "replay"};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const redis_durability_names[] = {"relaxed", "strict"};
 
@@ -189,7 +189,7 @@ static const struct opt user_opts[] = {
 	/* key      type        field              min         max              default */
 	{"name",    OPT_STRING, USER(name),        1,          CONFIG_NAME_MAX, NULL,
 		"login name, unique",                                   .aux.chars = "_.@-"},
-	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_ADMIN,      NULL,
+	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_REPLAY,     NULL,
 		"what the user may do",                                 .aux.names = role_names},
 	{"secret",  OPT_CUSTOM, USER(secret_hash), 0,          0,               NULL,
 		"argon2id hash made by `hotline passwd`",               .aux.set = set_secret},

@@ -26,6 +26,7 @@ enum role {
 	ROLE_AGENT = 1,
 	ROLE_SUPERVISOR = 2,
 	ROLE_ADMIN = 3,
+	ROLE_REPLAY = 4, /* `hotline replay --to`: logs calls and complaints as the recorded agents */
 };
 
 enum log_level {

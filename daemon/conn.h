@@ -35,6 +35,7 @@ struct request {
 	struct server *srv;
 	char user[CONFIG_NAME_MAX + 1]; /* who the request acts as */
 	enum role role;
+	char replayed_by[CONFIG_NAME_MAX + 1]; /* the replay account acting as `user`; "" otherwise */
 	int verb; /* index in the command table, -1 before lookup */
 	uint64_t started_ns; /* when the line was read, for the latency histogram */
 	request_observer_fn *observer;

@@ -27,8 +27,14 @@ void logwrite_init(struct logwrite *w, struct request *req, const struct logwrit
 	w->srv = req->srv;
 	memcpy(w->user, req->user, sizeof(w->user));
 	w->role = req->role;
+	memcpy(w->replayed_by, req->replayed_by, sizeof(w->replayed_by));
 	w->at_ms = req->replay_at_ms;
 	w->replay = req->replay_at_ms > 0;
+}
+
+const char *logwrite_idem_user(const struct logwrite *w)
+{
+	return w->replayed_by[0] ? w->replayed_by : w->user;
 }
 
 /* Writes from one connection take effect in the order sent (an answer
@@ -227,8 +233,13 @@ long long logwrite_now(const struct logwrite *w, char out[40])
 json_t *logwrite_entry(struct logwrite *w, const char *event_key, const char *event, const char *id_key,
                        const char *id, const char *ts)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s}", event_key, event, id_key, id, "agent", w->user, "role",
-	                 role_name(w->role), "ts", ts);
+	json_t *entry = json_pack("{s:s,s:s,s:s,s:s,s:s}", event_key, event, id_key, id, "agent", w->user, "role",
+	                          role_name(w->role), "ts", ts);
+
+	/* A replayed entry always says so. */
+	if (entry && w->replayed_by[0])
+		json_object_set_new(entry, "replayed_by", json_string(w->replayed_by));
+	return entry;
 }
 
 int64_t logwrite_field_i64(const json_t *obj, const char *key)
@@ -366,7 +377,7 @@ static void on_idem(struct logwrite *w, const redisReply *r)
 
 static void idem_key(struct logwrite *w, char out[KEY_MAX])
 {
-	snprintf(out, KEY_MAX, "%sidem:%s:%s", w->srv->cfg->redis.key_prefix, w->user, w->request_id);
+	snprintf(out, KEY_MAX, "%sidem:%s:%s", w->srv->cfg->redis.key_prefix, logwrite_idem_user(w), w->request_id);
 }
 
 void logwrite_read_state(struct logwrite *w, const char *state_key)
@@ -505,8 +516,7 @@ static void append_rejected(struct logwrite *w, const char *code, const char *me
 		free(a->idem_key);
 		a->idem_key = malloc(KEY_MAX);
 		if (a->idem_key)
-			snprintf(a->idem_key, KEY_MAX, "%sidem:%s:%s", w->srv->cfg->redis.key_prefix, w->user,
-			         w->request_id);
+			idem_key(w, a->idem_key);
 	}
 	a->idem_ttl_s = w->srv->cfg->log_rules.idempotency_ttl_h * 3600u;
 	a->entry = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);

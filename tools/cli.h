@@ -15,5 +15,7 @@ int cmd_import(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+/* cmd_replay_to.c: `hotline replay --to HOST:PORT ...` (argv[0] is "replay") */
+int replay_to(int argc, char **argv);
 
 #endif

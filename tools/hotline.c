@@ -16,6 +16,8 @@ static const struct subcommand subcommands[] = {
 	{"import", cmd_import, "load customers from CSV or JSON Lines into Redis (import customers FILE)"},
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
+	/* Until cmd_replay.c (timelines, --rebuild) dispatches `replay --to` to it. */
+	{"replay", replay_to, "re-drive the recorded log into a running hotlined (replay --to HOST:PORT)"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
 };
 

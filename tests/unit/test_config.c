@@ -302,6 +302,7 @@ static void test_values(void)
 	                "  reconnect_max_ms: 600000\n" USERS
 	                "  - {name: \"b.o-b_@x\", role: supervisor, secret: \"" HASH "\"}\n"
 	                "  - {name: carol, role: admin, secret: \"" HASH "\"}\n"
+	                "  - {name: rp, role: replay, secret: \"" HASH "\"}\n"
 	                "limits:\n"
 	                "  max_connections: 1000000\n"
 	                "  max_line: 16777216\n"
@@ -319,10 +320,11 @@ static void test_values(void)
 		CHECK(strcmp(cfg->redis.key_prefix, "a.b-c_d:") == 0);
 		CHECK(cfg->redis.connect_timeout_ms == 10 && cfg->redis.command_timeout_ms == 600000);
 		CHECK(cfg->redis.reconnect_min_ms == 600000 && cfg->redis.reconnect_max_ms == 600000);
-		CHECK(cfg->n_users == 3);
+		CHECK(cfg->n_users == 4);
 		CHECK(config_find_user(cfg, "b.o-b_@x") &&
 		      config_find_user(cfg, "b.o-b_@x")->role == ROLE_SUPERVISOR);
 		CHECK(config_find_user(cfg, "carol") && config_find_user(cfg, "carol")->role == ROLE_ADMIN);
+		CHECK(config_find_user(cfg, "rp") && config_find_user(cfg, "rp")->role == ROLE_REPLAY);
 		CHECK(cfg->limits.max_connections == 1000000);
 		CHECK(cfg->limits.max_line == 16777216);
 		CHECK(cfg->limits.max_line_unauth == 65536);
@@ -603,7 +605,7 @@ static void test_user_errors(void)
 	config_free(cfg);
 
 	EXPECT_ERR(NO_USERS "  - name: alice\n    role: boss\n    secret: \"" HASH "\"\n", "t.yaml:7:11: ",
-	           "'role' in users entry #1 must be one of agent, supervisor, admin, got 'boss'");
+	           "'role' in users entry #1 must be one of agent, supervisor, admin, replay, got 'boss'");
 	EXPECT_ERR(NO_USERS "  - {name: a, role: none, secret: \"" HASH "\"}\n",
 	           "t.yaml:6:21: ", "got 'none'");
 	EXPECT_ERR(
