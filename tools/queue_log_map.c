@@ -20,6 +20,8 @@
 
 #define NIL        UINT32_MAX
 #define MAX_VISITS 99999 /* "ast-" + 54 + "-99999" is 64 bytes */
+/* Room for "ast-<uid>-<visit>" as the compiler counts it (at most 64 bytes are ever used). */
+#define CALL_ID_BUF (4 + QL_CALL_UID_MAX + 1 + 10 + 1)
 
 struct call {
 	uint32_t next;         /* in its hash bucket, or in the free list */
@@ -103,12 +105,12 @@ __attribute__((format(printf, 3, 4))) static void notice(struct qlm *m, unsigned
 	m->hooks.notice(m->hooks.arg, line, msg);
 }
 
-static void call_id_of(const struct call *c, char out[CUSTOMER_ID_MAX + 1])
+static void call_id_of(const struct call *c, char out[CALL_ID_BUF])
 {
 	if (c->visit <= 1)
-		snprintf(out, CUSTOMER_ID_MAX + 1, "ast-%s", c->uid);
+		snprintf(out, CALL_ID_BUF, "ast-%s", c->uid);
 	else
-		snprintf(out, CUSTOMER_ID_MAX + 1, "ast-%s-%u", c->uid, c->visit);
+		snprintf(out, CALL_ID_BUF, "ast-%s-%u", c->uid, c->visit);
 }
 
 /* ---- repeats: the last QLM_RECENT call lines --------------------------------------------------------------
@@ -209,7 +211,7 @@ static void touch(struct qlm *m, struct call *c)
 /* Report and count a call that is still open when it is no longer tracked. */
 static void report_open(struct qlm *m, const struct call *c, const char *why)
 {
-	char id[CUSTOMER_ID_MAX + 1];
+	char id[CALL_ID_BUF];
 
 	call_id_of(c, id);
 	if (c->state == CALL_OFFERED) {
@@ -557,7 +559,7 @@ static int feed_call(struct qlm *m, const struct ql_line *l, unsigned long line,
 	struct call *c = find(m, l->uniqueid.s);
 	enum call_state cur, next;
 	struct built b = {.a = a, .offer = a->ev == CALL_OFFER};
-	char call_id[CUSTOMER_ID_MAX + 1], reason[200], to[QL_MAX_LINE + 1], ts[32], prev_ts[32];
+	char call_id[CALL_ID_BUF], reason[200], to[QL_MAX_LINE + 1], ts[32], prev_ts[32];
 	struct qlm_entry out;
 	int rc;
 
