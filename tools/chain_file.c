@@ -40,7 +40,7 @@ int chain_file_open(struct chain_file *cf, const char *who, const char *path, co
 		free(cf->tmp_path);
 		cf->tmp_path = NULL;
 		errno = e;
-		return fail(cf, "create a file beside");
+		return fail(cf, "write");
 	}
 	return 0;
 }

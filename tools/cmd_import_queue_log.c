@@ -33,8 +33,8 @@
 #include "queue_log_map.h"
 #include "stream_append.h"
 
-#define WHO         "hotline import"
-#define MAX_NOTES   1000 /* FILE:LINE notes printed; the summary counts them all */
+#define WHO       "hotline import"
+#define MAX_NOTES 1000 /* FILE:LINE notes printed; the summary counts them all */
 
 struct options {
 	const char *file, *out, *config, *redis, *prefix;
@@ -51,6 +51,7 @@ struct run {
 	bool cf_open;
 	struct qlm *map;
 	unsigned long malformed, notes, written;
+	bool hook_failed; /* a hook reported its own failure */
 };
 
 /* ---- options ------------------------------------------------------------------------------------------ */
@@ -147,14 +148,14 @@ static int emit(void *arg, const struct qlm_entry *e)
 {
 	struct run *r = arg;
 
+	int rc = 0;
+
 	if (r->sa_open)
-		return stream_append_add(&r->sa, e->source_id, e->json, e->json_len);
-	if (r->cf_open) {
-		if (chain_file_append(&r->cf, e->ts_ms, e->json, e->json_len) != 0)
-			return -1;
+		rc = stream_append_add(&r->sa, e->source_id, e->json, e->json_len);
+	else if (r->cf_open && (rc = chain_file_append(&r->cf, e->ts_ms, e->json, e->json_len)) == 0)
 		r->written++;
-	}
-	return 0;
+	r->hook_failed = rc != 0;
+	return rc;
 }
 
 /* The one customer using this number (the phone index, proto/KEYS.md); several is no answer. */
@@ -173,8 +174,10 @@ static int customer_of(void *arg, const char *phone, char out[CUSTOMER_ID_MAX + 
 	argv[1] = key, len[1] = strlen(key);
 	if (import_append_argv(r->rc, 2, argv, len) != 0 ||
 	    (rep = import_reply(r->rc, REDIS_REPLY_ARRAY, false, "looking up a caller's phone number")) ==
-	        NULL)
+	        NULL) {
+		r->hook_failed = true;
 		return -1;
+	}
 	if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_STRING &&
 	    customer_valid_key_part(rep->element[0]->str, rep->element[0]->len, CUSTOMER_ID_MAX)) {
 		memcpy(out, rep->element[0]->str, rep->element[0]->len + 1);
@@ -232,8 +235,8 @@ static int read_all(struct run *r, int fd)
 			continue; /* blank */
 		} else if (!ql_parse(text, len, &l, why, sizeof(why))) {
 			malformed(r, lr.line, why);
-		} else {
-			rc = qlm_feed(r->map, &l, lr.line);
+		} else if ((rc = qlm_feed(r->map, &l, lr.line)) != 0 && !r->hook_failed) {
+			import_fail("out of memory mapping %s:%lu", r->name, lr.line);
 		}
 	}
 	line_reader_free(&lr);

@@ -29,53 +29,45 @@ struct kind_info {
 
 /* clang-format off */
 static const struct kind_info kinds[QL_KIND_COUNT] = {
-	[QL_ABANDON]             = {"ABANDON", QL_CLASS_CALL, {"position", "origposition", "waittime"},
-	                            N(0) | N(1) | N(2)},
-	[QL_ADDMEMBER]           = {"ADDMEMBER", QL_CLASS_MEMBER, {"paused"}},
-	[QL_AGENTCALLBACKLOGIN]  = {"AGENTCALLBACKLOGIN", QL_CLASS_MEMBER, {"extension@context"}},
-	[QL_AGENTCALLBACKLOGOFF] = {"AGENTCALLBACKLOGOFF", QL_CLASS_MEMBER,
-	                            {"extension@context", "logintime", "reason"}, N(1)},
-	[QL_AGENTDUMP]           = {"AGENTDUMP", QL_CLASS_RING, {NULL}},
-	[QL_AGENTLOGIN]          = {"AGENTLOGIN", QL_CLASS_MEMBER, {"channel"}},
-	[QL_AGENTLOGOFF]         = {"AGENTLOGOFF", QL_CLASS_MEMBER, {"channel", "logintime"}, N(1)},
-	[QL_ATTENDEDTRANSFER]    = {"ATTENDEDTRANSFER", QL_CLASS_CALL,
-	                            {"method", "destination", "holdtime", "calltime", "origposition"},
-	                            N(2) | N(3) | N(4), true},
-	[QL_BLINDTRANSFER]       = {"BLINDTRANSFER", QL_CLASS_CALL,
-	                            {"extension", "context", "holdtime", "calltime", "origposition"},
-	                            N(2) | N(3) | N(4)},
-	[QL_COMPLETEAGENT]       = {"COMPLETEAGENT", QL_CLASS_CALL, {"holdtime", "calltime", "origposition"},
-	                            N(0) | N(1) | N(2)},
-	[QL_COMPLETECALLER]      = {"COMPLETECALLER", QL_CLASS_CALL, {"holdtime", "calltime", "origposition"},
-	                            N(0) | N(1) | N(2)},
-	[QL_CONFIGRELOAD]        = {"CONFIGRELOAD", QL_CLASS_SYSTEM, {NULL}},
-	[QL_CONNECT]             = {"CONNECT", QL_CLASS_CALL, {"holdtime", "bridgedchanneluniqueid", "ringtime"},
-	                            N(0) | N(2)},
-	[QL_DID]                 = {"DID", QL_CLASS_CALL, {"did"}},
-	[QL_ENTERQUEUE]          = {"ENTERQUEUE", QL_CLASS_CALL, {"url", "callerid", "origposition",
-	                                                          "calleridname"}, N(2)},
-	[QL_EXITEMPTY]           = {"EXITEMPTY", QL_CLASS_CALL, {"position", "origposition", "waittime"},
-	                            N(0) | N(1) | N(2)},
-	[QL_EXITWITHKEY]         = {"EXITWITHKEY", QL_CLASS_CALL, {"key", "position", "origposition", "waittime"},
-	                            N(1) | N(2) | N(3)},
-	[QL_EXITWITHTIMEOUT]     = {"EXITWITHTIMEOUT", QL_CLASS_CALL, {"position", "origposition", "waittime"},
-	                            N(0) | N(1) | N(2)},
-	[QL_INFO]                = {"INFO", QL_CLASS_CUSTOM, {NULL}},
-	[QL_PAUSE]               = {"PAUSE", QL_CLASS_MEMBER, {"reason"}},
-	[QL_PAUSEALL]            = {"PAUSEALL", QL_CLASS_MEMBER, {"reason"}},
-	[QL_PENALTY]             = {"PENALTY", QL_CLASS_MEMBER, {"penalty"}, N(0)},
-	[QL_QUEUESTART]          = {"QUEUESTART", QL_CLASS_SYSTEM, {NULL}},
-	[QL_REMOVEMEMBER]        = {"REMOVEMEMBER", QL_CLASS_MEMBER, {NULL}},
-	[QL_RINGCANCELED]        = {"RINGCANCELED", QL_CLASS_RING, {"ringtime"}, N(0)},
-	[QL_RINGINUSE]           = {"RINGINUSE", QL_CLASS_MEMBER, {"ringinuse"}, N(0)},
-	[QL_RINGNOANSWER]        = {"RINGNOANSWER", QL_CLASS_RING, {"ringtime"}, N(0)},
-	[QL_SYSCOMPAT]           = {"SYSCOMPAT", QL_CLASS_CALL, {NULL}},
-	[QL_TRANSFER]            = {"TRANSFER", QL_CLASS_CALL,
-	                            {"extension", "context", "holdtime", "calltime", "origposition"},
-	                            N(2) | N(3) | N(4)},
-	[QL_UNPAUSE]             = {"UNPAUSE", QL_CLASS_MEMBER, {"reason"}},
-	[QL_UNPAUSEALL]          = {"UNPAUSEALL", QL_CLASS_MEMBER, {"reason"}},
-	[QL_OTHER]               = {"(other)", QL_CLASS_CUSTOM, {NULL}},
+#define K(kind, cls_, ...) [QL_##kind] = {.name = #kind, .cls = QL_CLASS_##cls_, .fields = {__VA_ARGS__}}
+#define KN(kind, cls_, num, ...) [QL_##kind] = {.name = #kind, .cls = QL_CLASS_##cls_, .numeric = (num), \
+                                               .fields = {__VA_ARGS__}}
+	KN(ABANDON, CALL, N(0) | N(1) | N(2), "position", "origposition", "waittime"),
+	K(ADDMEMBER, MEMBER, "paused"),
+	K(AGENTCALLBACKLOGIN, MEMBER, "extension@context"),
+	KN(AGENTCALLBACKLOGOFF, MEMBER, N(1), "extension@context", "logintime", "reason"),
+	K(AGENTDUMP, RING, NULL),
+	K(AGENTLOGIN, MEMBER, "channel"),
+	KN(AGENTLOGOFF, MEMBER, N(1), "channel", "logintime"),
+	[QL_ATTENDEDTRANSFER] = {.name = "ATTENDEDTRANSFER", .cls = QL_CLASS_CALL,
+	                         .fields = {"method", "destination", "holdtime", "calltime", "origposition"},
+	                         .numeric = N(2) | N(3) | N(4), .numbers_at_end = true},
+	KN(BLINDTRANSFER, CALL, N(2) | N(3) | N(4), "extension", "context", "holdtime", "calltime", "origposition"),
+	KN(COMPLETEAGENT, CALL, N(0) | N(1) | N(2), "holdtime", "calltime", "origposition"),
+	KN(COMPLETECALLER, CALL, N(0) | N(1) | N(2), "holdtime", "calltime", "origposition"),
+	K(CONFIGRELOAD, SYSTEM, NULL),
+	KN(CONNECT, CALL, N(0) | N(2), "holdtime", "bridgedchanneluniqueid", "ringtime"),
+	K(DID, CALL, "did"),
+	KN(ENTERQUEUE, CALL, N(2), "url", "callerid", "origposition", "calleridname"),
+	KN(EXITEMPTY, CALL, N(0) | N(1) | N(2), "position", "origposition", "waittime"),
+	KN(EXITWITHKEY, CALL, N(1) | N(2) | N(3), "key", "position", "origposition", "waittime"),
+	KN(EXITWITHTIMEOUT, CALL, N(0) | N(1) | N(2), "position", "origposition", "waittime"),
+	K(INFO, CUSTOM, NULL),
+	K(PAUSE, MEMBER, "reason"),
+	K(PAUSEALL, MEMBER, "reason"),
+	KN(PENALTY, MEMBER, N(0), "penalty"),
+	K(QUEUESTART, SYSTEM, NULL),
+	K(REMOVEMEMBER, MEMBER, NULL),
+	KN(RINGCANCELED, RING, N(0), "ringtime"),
+	KN(RINGINUSE, MEMBER, N(0), "ringinuse"),
+	KN(RINGNOANSWER, RING, N(0), "ringtime"),
+	K(SYSCOMPAT, CALL, NULL),
+	KN(TRANSFER, CALL, N(2) | N(3) | N(4), "extension", "context", "holdtime", "calltime", "origposition"),
+	K(UNPAUSE, MEMBER, "reason"),
+	K(UNPAUSEALL, MEMBER, "reason"),
+	[QL_OTHER] = {.name = "(other)", .cls = QL_CLASS_CUSTOM, .fields = {NULL}},
+#undef K
+#undef KN
 };
 /* clang-format on */
 
@@ -322,7 +314,8 @@ bool ql_parse(char *line, size_t len, struct ql_line *out, char *why, size_t why
 	if (len > QL_MAX_LINE)
 		return fail(why, whylen, "line longer than %d bytes", QL_MAX_LINE);
 	if (!proto_valid_utf8(line, len, &bad))
-		return fail(why, whylen, "not UTF-8 (byte %zu)", bad + 1);
+		return fail(why, whylen, "%s at byte %zu", line[bad] == '\0' ? "NUL byte" : "not UTF-8",
+		            bad + 1);
 	if ((at = control_at(line, len)) >= 0)
 		return fail(why, whylen, "control character at byte %ld", at + 1);
 	n = split(line, len, f, sizeof(f) / sizeof(f[0]));

@@ -343,53 +343,40 @@ void qlm_finish(struct qlm *m)
 
 /* ---- mapping ------------------------------------------------------------------------------------------ */
 
-/* What one line does to its call. */
+/* What one line does to its call; kinds that do nothing to calls are skipped. */
 struct action {
+	bool maps;
 	enum call_event ev;
 	const char *disposition;   /* on end */
 	enum call_state end_state; /* what end leads to when the call was not seen before */
 	bool by_member;            /* the line's agent did it (else the PBX) */
 };
 
-static bool action_of(enum ql_kind k, struct action *a)
-{
-	*a = (struct action){.end_state = CALL_ENDED};
-	switch (k) {
-	case QL_ENTERQUEUE:
-		a->ev = CALL_OFFER;
-		return true;
-	case QL_CONNECT:
-		a->ev = CALL_ANSWER, a->by_member = true;
-		return true;
-	case QL_COMPLETECALLER:
-		a->ev = CALL_END, a->disposition = "caller_hangup", a->by_member = true;
-		return true;
-	case QL_COMPLETEAGENT:
-		a->ev = CALL_END, a->disposition = "agent_hangup", a->by_member = true;
-		return true;
-	case QL_TRANSFER:
-	case QL_BLINDTRANSFER:
-	case QL_ATTENDEDTRANSFER:
-		a->ev = CALL_END, a->disposition = "transferred", a->by_member = true;
-		return true;
-	case QL_ABANDON:
-		a->ev = CALL_END, a->disposition = "abandoned";
-		break;
-	case QL_EXITWITHTIMEOUT:
-		a->ev = CALL_END, a->disposition = "timeout";
-		break;
-	case QL_EXITWITHKEY:
-		a->ev = CALL_END, a->disposition = "exit_key";
-		break;
-	case QL_EXITEMPTY:
-		a->ev = CALL_END, a->disposition = "queue_empty";
-		break;
-	default:
-		return false;
-	}
-	a->end_state = CALL_ABANDONED; /* the exits: the caller left the queue unanswered */
-	return true;
-}
+/* clang-format off */
+static const struct action actions[QL_KIND_COUNT] = {
+	[QL_ENTERQUEUE]       = {.maps = true, .ev = CALL_OFFER},
+	[QL_CONNECT]          = {.maps = true, .ev = CALL_ANSWER, .by_member = true},
+	[QL_COMPLETECALLER]   = {.maps = true, .ev = CALL_END, .disposition = "caller_hangup",
+	                         .end_state = CALL_ENDED, .by_member = true},
+	[QL_COMPLETEAGENT]    = {.maps = true, .ev = CALL_END, .disposition = "agent_hangup",
+	                         .end_state = CALL_ENDED, .by_member = true},
+	[QL_TRANSFER]         = {.maps = true, .ev = CALL_END, .disposition = "transferred",
+	                         .end_state = CALL_ENDED, .by_member = true},
+	[QL_BLINDTRANSFER]    = {.maps = true, .ev = CALL_END, .disposition = "transferred",
+	                         .end_state = CALL_ENDED, .by_member = true},
+	[QL_ATTENDEDTRANSFER] = {.maps = true, .ev = CALL_END, .disposition = "transferred",
+	                         .end_state = CALL_ENDED, .by_member = true},
+	/* the exits: the caller left the queue unanswered */
+	[QL_ABANDON]          = {.maps = true, .ev = CALL_END, .disposition = "abandoned",
+	                         .end_state = CALL_ABANDONED},
+	[QL_EXITWITHTIMEOUT]  = {.maps = true, .ev = CALL_END, .disposition = "timeout",
+	                         .end_state = CALL_ABANDONED},
+	[QL_EXITWITHKEY]      = {.maps = true, .ev = CALL_END, .disposition = "exit_key",
+	                         .end_state = CALL_ABANDONED},
+	[QL_EXITEMPTY]        = {.maps = true, .ev = CALL_END, .disposition = "queue_empty",
+	                         .end_state = CALL_ABANDONED},
+};
+/* clang-format on */
 
 /* Where a transfer sent the caller: "extension@context", or ATTENDEDTRANSFER's method|destination. */
 static void transfer_target(const struct ql_line *l, char *out, size_t cap)
@@ -667,8 +654,6 @@ static void count_skipped(struct qlm *m, const struct ql_line *l)
 
 int qlm_feed(struct qlm *m, const struct ql_line *l, unsigned long line)
 {
-	struct action a;
-
 	m->stats.lines++;
 	if (l->time_ms > m->now_ms) {
 		m->now_ms = l->time_ms;
@@ -676,9 +661,9 @@ int qlm_feed(struct qlm *m, const struct ql_line *l, unsigned long line)
 	}
 	if (l->kind == QL_DID)
 		return feed_did(m, l, line);
-	if (!action_of(l->kind, &a)) {
+	if ((unsigned)l->kind >= QL_KIND_COUNT || !actions[l->kind].maps) {
 		count_skipped(m, l);
 		return 0;
 	}
-	return feed_call(m, l, line, &a);
+	return feed_call(m, l, line, &actions[l->kind]);
 }

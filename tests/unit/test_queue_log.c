@@ -135,8 +135,16 @@ static void test_malformed(void)
 	          "uniqueid");
 	CHECK_BAD("1366720340|u1|NONE|NONE|ENTERQUEUE||555|1", "ENTERQUEUE needs a queue name in field 3");
 	CHECK_BAD("1366720340|u1|q|NONE|ENTERQUEUE||55\x01|1", "control character at byte 36");
-	CHECK_BAD("1366720340|u1|q|NONE|ENTERQUEUE||55\xff|1", "not UTF-8 (byte 36)");
+	CHECK_BAD("1366720340|u1|q|NONE|ENTERQUEUE||55\xff|1", "not UTF-8 at byte 36");
 	CHECK_BAD("1366720340|u1|q|NONE|ENTERQUEUE||\xc2\x9b|1", "control character");
+	{
+		char nul[] = "1366720340|u1|q|NONE|INFO|a\0b";
+		char why[128] = "";
+		struct ql_line l;
+
+		CHECK(!ql_parse(nul, sizeof(nul) - 1, &l, why, sizeof(why)));
+		CHECK_STR(why, "NUL byte at byte 28");
+	}
 	CHECK_BAD("1|u1|q|NONE|INFO|1|2|3|4|5|6|7|8|9|10|11", "more than 10 data fields");
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';
