@@ -17,6 +17,8 @@
 #ifndef HOTLINE_JOURNAL_SCRIPT_H
 #define HOTLINE_JOURNAL_SCRIPT_H
 
+#include "chain_lua.h"
+
 static const char journal_script[] =
 	"local idem = KEYS[3]\n"
 	"if idem ~= '-' then\n"
@@ -25,14 +27,7 @@ static const char journal_script[] =
 	"end\n"
 	"local v = redis.call('HGET', KEYS[2], 'v') or '0'\n"
 	"if v ~= ARGV[1] then return {'state', redis.call('HGETALL', KEYS[2])} end\n"
-	"local lseq, lhash = '0', '" "0000000000000000000000000000000000000000000000000000000000000000" "'\n"
-	"local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
-	"if last[1] then\n"
-	"  local f = last[1][2]\n"
-	"  for i = 1, #f, 2 do\n"
-	"    if f[i] == 'seq' then lseq = f[i + 1] elseif f[i] == 'hash' then lhash = f[i + 1] end\n"
-	"  end\n"
-	"end\n"
+	CHAIN_LUA_READ_HEAD
 	"if lseq ~= ARGV[2] or lhash ~= ARGV[3] then return {'head', lseq, lhash} end\n"
 	"local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[4], 'prev', ARGV[3], 'hash', ARGV[5],\n"
 	"                      'entry', ARGV[6])\n"

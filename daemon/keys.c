@@ -36,3 +36,8 @@ int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id)
 {
 	return fit(snprintf(out, KEY_MAX, "%scustomer:%s:open_complaints", prefix, id));
 }
+
+int key_import_seen(char out[KEY_MAX], const char *prefix, const char *source)
+{
+	return fit(snprintf(out, KEY_MAX, "%simport:%s", prefix, source));
+}

@@ -9,6 +9,7 @@
  *   <p>customers:revenue              ZSET   id -> revenue, for the tier pyramid
  *   <p>customer:<id>:contacts         LIST   projection: recent contacts, newest first (JSON)
  *   <p>customer:<id>:open_complaints  HASH   projection: complaint id -> JSON summary
+ *   <p>import:<source>                HASH   lines imported from another system: source id -> stream id
  */
 #ifndef HOTLINE_KEYS_H
 #define HOTLINE_KEYS_H
@@ -24,5 +25,7 @@ int key_account(char out[KEY_MAX], const char *prefix, const char *account);
 int key_revenue_index(char out[KEY_MAX], const char *prefix);
 int key_contacts(char out[KEY_MAX], const char *prefix, const char *id);
 int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id);
+/* The source ids already imported from a source ("queue_log"). */
+int key_import_seen(char out[KEY_MAX], const char *prefix, const char *source);
 
 #endif

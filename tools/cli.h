@@ -17,5 +17,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 /* cmd_replay_to.c: `hotline replay --to HOST:PORT ...` (argv[0] is "replay") */
 int replay_to(int argc, char **argv);
+/* `hotline import queue-log`, dispatched from cmd_import. */
+int cmd_import_queue_log(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* hotline import customers: load customer records from a CSV or JSON Lines
- * file into Redis, and recompute the tier pyramid from revenue.
+ * file into Redis, and recompute the tier pyramid from revenue.  (`hotline
+ * import queue-log` is cmd_import_queue_log.c.)
  *
  * Every row is validated by customer.c, the same rules the daemon lives by;
  * a bad row is reported as FILE:LINE and skipped, never half-written.  Good
@@ -141,7 +142,8 @@ static int usage(FILE *out, int rc)
 	    "      --dry-run       validate only; Redis is not contacted\n"
 	    "      --quiet         no progress line\n"
 	    "\n"
-	    "Exit status: 0 all rows imported, 1 some rows rejected, 2 could not run, 64 usage.\n",
+	    "Exit status: 0 all rows imported, 1 some rows rejected, 2 could not run, 64 usage.\n"
+	    "(`hotline import queue-log --help`: Asterisk call logs into the calls stream.)\n",
 	    MAX_BATCH, DEFAULT_BATCH);
 	return rc;
 }
@@ -224,7 +226,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return 1;
 	if (argc < 2 || strcmp(argv[1], "customers") != 0)
-		return import_fail("what to import? 'customers' is the only kind");
+		return import_fail("what to import? 'customers' or 'queue-log'");
 	optind = 1;
 	opterr = 0; /* getopt would name the program "customers" */
 	while ((opt = getopt_long(argc - 1, argv + 1, "c:h", longopts, NULL)) != -1) {
@@ -317,8 +319,11 @@ int cmd_import(int argc, char **argv)
 	struct options o;
 	struct cli_target target;
 	struct importer im = {.batch_size = DEFAULT_BATCH};
-	int fd = -1, rc = parse_options(argc, argv, &o);
+	int fd = -1, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "queue-log") == 0)
+		return cmd_import_queue_log(argc - 1, argv + 1);
+	rc = parse_options(argc, argv, &o);
 	if (rc != 0) {
 		if (rc < 0)
 			fprintf(stderr,

@@ -13,7 +13,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{"passwd", cmd_passwd, "read a secret and print its Argon2id hash for the config's users list"},
-	{"import", cmd_import, "load customers from CSV or JSON Lines into Redis (import customers FILE)"},
+	{"import", cmd_import, "load customers (import customers FILE) or an Asterisk queue_log (import queue-log FILE)"},
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
 	/* Until cmd_replay.c (timelines, --rebuild) dispatches `replay --to` to it. */
