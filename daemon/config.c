@@ -216,6 +216,10 @@ static const struct opt limits_opts[] = {
 		"failed AUTHs before the connection is closed"},
 	{"max_auth_inflight",   OPT_UINT,   LIMIT(max_auth_inflight),   1,    10000,      "64",
 		"password checks queued daemon-wide"},
+	{"max_auth_failures_per_addr", OPT_UINT, LIMIT(max_auth_failures_per_addr), 0, 1000000, "20",
+		"failed AUTHs from one address within the window before its AUTHs are refused; 0 = off"},
+	{"auth_failure_window", OPT_UINT,   LIMIT(auth_failure_window_s), 1,  86400,      "60",
+		"seconds over which failed AUTHs per address are counted, and how long it is refused"},
 };
 
 /* The log level sits directly in struct config. */

@@ -75,6 +75,12 @@ struct config_limits {
 	unsigned unauth_timeout_s;  /* default 30: time allowed to authenticate */
 	unsigned max_auth_failures; /* default 5, then the connection is closed */
 	unsigned max_auth_inflight; /* default 64 password checks queued daemon-wide */
+	/* Per source address (IPv4 address, IPv6 /64, all unix-socket clients
+	 * together): after this many failed AUTHs within auth_failure_window_s,
+	 * AUTHs from it are refused for the next window without a password
+	 * check. */
+	unsigned max_auth_failures_per_addr; /* default 20; 0 = off */
+	unsigned auth_failure_window_s;      /* default 60 */
 };
 
 /* A dialled number (DNIS) and the line it belongs to, so the screen pop

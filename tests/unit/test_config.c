@@ -160,6 +160,8 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->limits.unauth_timeout_s == 30);
 	CHECK(cfg->limits.max_auth_failures == 5);
 	CHECK(cfg->limits.max_auth_inflight == 64);
+	CHECK(cfg->limits.max_auth_failures_per_addr == 20);
+	CHECK(cfg->limits.auth_failure_window_s == 60);
 	CHECK(cfg->log_level == LOG_LEVEL_INFO);
 	check_log_defaults(cfg);
 }
@@ -214,6 +216,8 @@ static void test_shipped(const char *path)
 	    "unauth_timeout:",
 	    "max_auth_failures:",
 	    "max_auth_inflight:",
+	    "max_auth_failures_per_addr:",
+	    "auth_failure_window:",
 	    "log:",
 	    "level:",
 	    "calls:",
@@ -557,6 +561,22 @@ static void test_redis_errors(void)
 	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  reconnect_min_ms: 6000\n" USERS,
 	           "t.yaml:4:21: ",
 	           "'reconnect_max_ms' (5000) in section 'redis' must be >= 'reconnect_min_ms' (6000)");
+}
+
+static void test_auth_throttle_keys(void)
+{
+	struct config *cfg = EXPECT_OK(MIN "limits:\n  max_auth_failures_per_addr: 0\n  auth_failure_window: 86400\n");
+	CHECK(cfg && cfg->limits.max_auth_failures_per_addr == 0 && cfg->limits.auth_failure_window_s == 86400);
+	config_free(cfg);
+	cfg = EXPECT_OK(MIN "limits: {max_auth_failures_per_addr: 1000000, auth_failure_window: 1}\n");
+	CHECK(cfg && cfg->limits.max_auth_failures_per_addr == 1000000 && cfg->limits.auth_failure_window_s == 1);
+	config_free(cfg);
+	EXPECT_ERR(MIN "limits:\n  auth_failure_window: 0\n", "t.yaml:10:24: ",
+	           "'auth_failure_window' in section 'limits' is out of range: must be 1..86400");
+	EXPECT_ERR(MIN "limits:\n  max_auth_failures_per_addr: 1000001\n", "t.yaml:10:31: ",
+	           "'max_auth_failures_per_addr' in section 'limits' is out of range: must be 0..1000000");
+	EXPECT_ERR(MIN "limits:\n  max_auth_failures_per_addr: -1\n", "t.yaml:10:31: ",
+	           "must be a decimal integer in 0..1000000, got '-1'");
 }
 
 static void test_limits_cross(void)
@@ -1057,6 +1077,7 @@ int main(int argc, char **argv)
 	test_listen_errors();
 	test_redis_errors();
 	test_limits_cross();
+	test_auth_throttle_keys();
 	test_user_errors();
 	test_many_users();
 	test_api_edges();
