@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "phone.h"
+#include "secret_file.h"
 #include "sla.h"
 
 #define CONFIG_MAX_LISTEN 8
@@ -63,6 +64,12 @@ struct config_redis {
 	unsigned reconnect_min_ms;   /* default 100 */
 	unsigned reconnect_max_ms;   /* default 5000 */
 	enum redis_durability durability; /* default relaxed */
+	/* Logging in (sent as AUTH on every connection): an ACL user and the
+	 * password read from password_file, never written in the YAML.  With
+	 * only a password, AUTH <password> (the default user, requirepass). */
+	char user[CONFIG_NAME_MAX + 1];     /* "" = none */
+	char password_file[4096];           /* "" = none */
+	char password[SECRET_FILE_MAX + 1]; /* its first line; wiped by config_free */
 };
 
 struct config_limits {

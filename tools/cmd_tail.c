@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "cli_target.h"
+#include "secret_file.h"
 #include "config.h"
 #include "line_client.h"
 
@@ -838,44 +839,22 @@ static bool valid_cred(const char *s, size_t max)
 /* The first line of an owner-only file: "user:secret". */
 static int read_credentials(struct tail *t, const char *file)
 {
-	char buf[CONFIG_NAME_MAX + SECRET_MAX + 8], *colon, *nl;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
+	char line[SECRET_FILE_MAX + 1], why[600], *colon;
 
-	if (fd < 0) {
-		fprintf(stderr, WHO ": cannot open %s: %s\n", file, strerror(errno));
+	if (secret_file_read(file, S_IRWXG | S_IRWXO, line, sizeof(line), why, sizeof(why)) != 0) {
+		fprintf(stderr, WHO ": %s\n", why);
 		return CLI_USAGE;
 	}
-	/* fstat on the open file: no window to swap it after the check. */
-	if (fstat(fd, &st) != 0)
-		st.st_mode = 0;
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		if (S_ISREG(st.st_mode))
-			fprintf(stderr,
-			        WHO ": permissions %04o for '%s' are too open: a credentials file must not "
-			            "be accessible by group or others (chmod 600 %s)\n",
-			        (unsigned)(st.st_mode & 07777), file, file);
-		else
-			fprintf(stderr, WHO ": %s is not a regular file\n", file);
-		close(fd);
-		return CLI_USAGE;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	if ((nl = strpbrk(buf, "\r\n")) != NULL)
-		*nl = '\0';
-	colon = strchr(buf, ':');
-	if (colon == NULL || (size_t)(colon - buf) > CONFIG_NAME_MAX || strlen(colon + 1) >= SECRET_MAX) {
-		explicit_bzero(buf, sizeof(buf));
+	colon = strchr(line, ':');
+	if (colon == NULL || (size_t)(colon - line) > CONFIG_NAME_MAX || strlen(colon + 1) >= SECRET_MAX) {
+		explicit_bzero(line, sizeof(line));
 		fprintf(stderr, WHO ": the first line of %s must be user:secret\n", file);
 		return CLI_USAGE;
 	}
-	memcpy(t->user, buf, (size_t)(colon - buf));
-	t->user[colon - buf] = '\0';
+	memcpy(t->user, line, (size_t)(colon - line));
+	t->user[colon - line] = '\0';
 	snprintf(t->secret, sizeof(t->secret), "%s", colon + 1);
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(line, sizeof(line));
 	return -1;
 }
 

@@ -15,7 +15,7 @@
 #define WHO "hotline verify"
 
 struct verify_opts {
-	const char *config, *redis, *prefix;
+	const char *config, *redis, *prefix, *redis_user, *redis_password_file;
 	bool trimmed, json;
 };
 
@@ -92,9 +92,11 @@ static long verify_stream(redisContext *rc, const struct verify_opts *o, const c
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: hotline verify [calls|complaints|all] [-c CONFIG] [--redis ADDR] [--prefix P]\n"
-	             "                      [--trimmed] [--json]\n"
+	             "                      [--redis-user USER --redis-password-file FILE] [--trimmed] [--json]\n"
 	             "Checks the hash chain and sequence numbers of the log streams.\n"
 	             "--trimmed accepts a stream whose first entries were deliberately removed.\n"
+	             "--redis-user/--redis-password-file log in to Redis as that ACL user (password on the\n"
+	             "first line of FILE) instead of the config's redis.user and redis.password_file.\n"
 	             "Exit status: 0 intact, 1 findings (printed, one per line), 2 could not run.\n");
 }
 
@@ -104,6 +106,8 @@ int cmd_verify(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
 		{"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+		{"redis-user", required_argument, NULL, 'U'},
+		{"redis-password-file", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const all[] = {"calls", "complaints"};
@@ -112,7 +116,7 @@ int cmd_verify(int argc, char **argv)
 	const char *which = "all";
 	redisContext *rc;
 	long total = 0;
-	int opt;
+	int opt, target;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
@@ -120,6 +124,8 @@ int cmd_verify(int argc, char **argv)
 		case 'c': o.config = optarg; break;
 		case 'r': o.redis = optarg; break;
 		case 'p': o.prefix = optarg; break;
+		case 'U': o.redis_user = optarg; break;
+		case 'P': o.redis_password_file = optarg; break;
 		case 't': o.trimmed = true; break;
 		case 'j': o.json = true; break;
 		case 'h': usage(stdout); return CLI_OK;
@@ -132,7 +138,10 @@ int cmd_verify(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
+	target = cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false);
+	if (target == 0)
+		target = cli_target_login(&t, WHO, o.redis_user, o.redis_password_file);
+	switch (target) {
 	case 0: break;
 	case -2: return CLI_USAGE;
 	default: return CLI_FAILED;
