@@ -135,7 +135,8 @@ static bool refused_for_address(struct server *srv, struct conn *c, struct auth_
 	at->code = ERR_RATE_LIMITED;
 	snprintf(at->message, sizeof(at->message), "too many failed logins from this address; retry in %llu s",
 	         (unsigned long long)(wait_ms + 999) / 1000);
-	clog_info(c, "AUTH refused unchecked: too many failed logins from this address");
+	/* Debug only: refusals cost an attacker nothing, the block itself was logged. */
+	clog_debug(c, "AUTH refused unchecked: too many failed logins from this address");
 	conn_set_barrier(c);
 	fail_on_connection(at);
 	return true;
