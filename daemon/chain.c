@@ -103,7 +103,8 @@ enum chain_problem chain_verify_next(struct chain_verifier *v, bool allow_trimme
 
 const char *chain_problem_name(enum chain_problem p)
 {
-	static const char *const names[] = {"ok", "modified", "gap", "out_of_order", "broken_link", "malformed"};
+	static const char *const names[] = {"ok",          "modified",  "gap",          "out_of_order",
+	                                    "broken_link", "malformed", "entries_added"};
 
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "unknown";
 }

@@ -166,6 +166,7 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 	c->id = ++srv->next_conn_id;
 	c->tls = tls != NULL;
 	netaddr_format(addr, c->peer, sizeof(c->peer));
+	addr_key_from_sockaddr(addr, &c->addr);
 	/* Replies are whole lines written at once: Nagle would only delay them. */
 	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <jansson.h>
 
+#include "addr_throttle.h"
 #include "config.h"
 #include "log.h"
 #include "proto.h"
@@ -54,6 +55,7 @@ struct conn {
 	struct bufferevent *bev;
 	uint64_t id;
 	char peer[64];
+	struct addr_key addr; /* what failed AUTHs are counted under (auth.c) */
 
 	struct proto_framer framer;
 	enum role role;

@@ -201,7 +201,7 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 {
 	struct stream_head *h = &j->streams[s];
 	struct journal_append *a = p->a;
-	size_t argc = 16 + a->ops.n, i = 0; /* EVAL(SHA) script 3 keys[3] argv[10] ops */
+	size_t argc = 16 + a->ops.n, i = 0; /* EVAL(SHA) script n keys[2..3] argv[10] ops */
 	const char **argv = calloc(argc, sizeof(*argv));
 	char key[300], prev_seq[24], ttl[16];
 	int rc;
@@ -216,10 +216,11 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 
 	argv[i++] = j->sha[0] ? "EVALSHA" : "EVAL";
 	argv[i++] = j->sha[0] ? j->sha : journal_script;
-	argv[i++] = "3";
+	argv[i++] = a->idem_key[0] ? "3" : "2";
 	argv[i++] = stream_key(j, s, key, sizeof(key));
 	argv[i++] = a->state_key;
-	argv[i++] = a->idem_key[0] ? a->idem_key : "-";
+	if (a->idem_key[0])
+		argv[i++] = a->idem_key;
 	argv[i++] = a->expect_v;
 	argv[i++] = prev_seq;
 	argv[i++] = p->prev;

@@ -8,6 +8,7 @@
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <sodium.h>
 
 #include "log.h"
 
@@ -20,6 +21,7 @@ struct redis_link {
 	redisAsyncContext *ac;
 	enum redis_link_state state;
 	bool freeing;
+	bool logging_in; /* connected, AUTH sent, not yet answered */
 
 	struct event *retry_timer;   /* reconnect after backoff */
 	struct event *connect_timer; /* connect attempt took too long */
@@ -79,12 +81,55 @@ static void schedule_reconnect(struct redis_link *link)
 	event_add(link->retry_timer, &tv);
 }
 
+static void link_ready(struct redis_link *link)
+{
+	event_del(link->connect_timer);
+	link->logging_in = false;
+	link->failed_attempts = 0;
+	link->backoff_ms = link->cfg.reconnect_min_ms;
+	set_state(link, REDIS_LINK_UP);
+}
+
+/* The link is up only once Redis accepted the login: every command the
+ * daemon sends then runs with the configured user's ACL. */
+static void on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct redis_link *link = privdata;
+	const redisReply *reply = r;
+
+	if (reply == NULL)
+		return; /* the connection went first: on_disconnect reconnects */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* The same refusal on every retry is said once (until a success). */
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_error("redis %s: %s refused the login as %s: %.*s; retrying with backoff", link->name,
+			          link->address, link->cfg.user[0] ? link->cfg.user : "the default user",
+			          (int)reply->len, reply->str);
+		/* Closes once this callback returns; on_disconnect reconnects. */
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	link_ready(link);
+}
+
+static int send_auth(struct redis_link *link, redisAsyncContext *ac)
+{
+	const char *argv[3] = {"AUTH", link->cfg.user, link->cfg.password};
+	size_t argvlen[3] = {4, strlen(link->cfg.user), strlen(link->cfg.password)};
+
+	link->logging_in = true;
+	if (link->cfg.user[0])
+		return redisAsyncCommandArgv(ac, on_auth, link, 3, argv, argvlen);
+	return redisAsyncCommandArgv(ac, on_auth, link, 2, (const char *[]){"AUTH", link->cfg.password},
+	                             (size_t[]){4, argvlen[2]});
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
 
-	event_del(link->connect_timer);
 	if (status != REDIS_OK) {
+		event_del(link->connect_timer);
 		/* hiredis frees the context after this callback returns. */
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
 			log_warn("redis %s: cannot connect to %s: %s", link->name, link->address, ac->errstr);
@@ -93,20 +138,31 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		schedule_reconnect(link);
 		return;
 	}
-	link->failed_attempts = 0;
-	link->backoff_ms = link->cfg.reconnect_min_ms;
-	set_state(link, REDIS_LINK_UP);
+	if (!link->cfg.password[0]) {
+		link_ready(link);
+		return;
+	}
+	/* The connect timer keeps running: it bounds the login too. */
+	if (send_auth(link, link->ac) != REDIS_OK) {
+		log_error("redis %s: cannot send AUTH to %s", link->name, link->address);
+		redisAsyncDisconnect(link->ac);
+	}
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
+	bool was_logging_in = link->logging_in;
 
 	link->ac = NULL;
+	link->logging_in = false;
+	event_del(link->connect_timer);
 	if (link->freeing)
 		return;
-	log_warn("redis %s: link to %s lost: %s", link->name, link->address,
-	         status == REDIS_OK ? "closed" : ac->errstr);
+	/* A refused login was already reported by on_auth. */
+	if (!was_logging_in || status != REDIS_OK)
+		log_warn("redis %s: link to %s lost: %s", link->name, link->address,
+		         status == REDIS_OK ? "closed" : ac->errstr);
 	set_state(link, REDIS_LINK_DOWN);
 	schedule_reconnect(link);
 }
@@ -137,6 +193,14 @@ static void connect_timeout(evutil_socket_t fd, short what, void *arg)
 
 	if (ac == NULL)
 		return;
+	if (link->logging_in) {
+		log_warn("redis %s: %s did not answer AUTH within %u ms", link->name, link->address,
+		         link->cfg.connect_timeout_ms);
+		/* Connected: the free fails on_auth (NULL) and calls on_disconnect,
+		 * which reconnects without a second message. */
+		redisAsyncFree(ac);
+		return;
+	}
 	log_warn("redis %s: connect to %s timed out after %u ms", link->name, link->address,
 	         link->cfg.connect_timeout_ms);
 	/* Not yet connected: hiredis 0.14 calls neither callback on this free. */
@@ -336,5 +400,6 @@ void redis_link_free(struct redis_link *link)
 		event_free(link->connect_timer);
 	if (link->liveness_timer)
 		event_free(link->liveness_timer);
+	sodium_memzero(link->cfg.password, sizeof(link->cfg.password));
 	free(link);
 }

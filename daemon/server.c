@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "addr_throttle.h"
 #include "durability.h"
 #include "journal.h"
 #include "listener.h"
@@ -24,6 +25,10 @@
 /* How long a SIGTERM drain may take before the remaining clients are cut. */
 #define DRAIN_DEADLINE_S 10
 #define PWHASH_THREADS 2
+/* Source addresses whose failed AUTHs are remembered: 4096 x 48 bytes plus
+ * the buckets, about 210 KiB, fixed; the least recently failed address is
+ * forgotten when a new one needs room. */
+#define AUTH_THROTTLE_ADDRS 4096
 
 static void reap(evutil_socket_t fd, short what, void *arg)
 {
@@ -197,6 +202,15 @@ static int make_dummy_hash(struct server *srv)
 	return 0;
 }
 
+/* Keyed afresh each run, so its buckets cannot be predicted from outside. */
+static struct addr_throttle *new_auth_throttle(void)
+{
+	unsigned char hash_key[ADDR_THROTTLE_HASH_KEY_BYTES];
+
+	randombytes_buf(hash_key, sizeof(hash_key));
+	return addr_throttle_new(AUTH_THROTTLE_ADDRS, hash_key);
+}
+
 struct server *server_new(struct config *cfg)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -235,6 +249,11 @@ struct server *server_new(struct config *cfg)
 	srv->pwhash = pwhash_pool_new(srv->base, PWHASH_THREADS, cfg->limits.max_auth_inflight);
 	if (srv->pwhash == NULL)
 		goto fail;
+	srv->auth_throttle = new_auth_throttle();
+	if (srv->auth_throttle == NULL) {
+		log_error("out of memory for the failed-login table");
+		goto fail;
+	}
 	srv->redis = redis_link_new(srv->base, &cfg->redis, "main");
 	srv->journal = journal_new(srv);
 	srv->spooler = srv->journal ? spooler_new(srv) : NULL;
@@ -312,6 +331,7 @@ void server_free(struct server *srv)
 	journal_free(srv->journal);
 	spooler_free(srv->spooler);
 	pwhash_pool_free(srv->pwhash);
+	addr_throttle_free(srv->auth_throttle);
 	if (srv->watchdog)
 		event_free(srv->watchdog);
 	if (srv->sig_hup)

@@ -22,6 +22,7 @@ struct spooler;
 struct tailer;
 struct metrics;
 struct durability;
+struct addr_throttle;
 
 struct server {
 	struct event_base *base;
@@ -45,6 +46,7 @@ struct server {
 	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */
 	struct durability *durability; /* Redis's persistence settings, redis.durability */
 	struct pwhash_pool *pwhash;
+	struct addr_throttle *auth_throttle; /* failed AUTHs per source address */
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 
 	struct stats stats;

@@ -47,6 +47,8 @@ struct stats {
 	uint64_t conn_current;
 	uint64_t conn_total;
 	uint64_t conn_rejected;
+	uint64_t auth_throttled;   /* AUTHs refused unchecked: their address was blocked */
+	uint64_t auth_addr_blocks; /* times an address got blocked for failed AUTHs */
 	struct verb_counters verbs[STATS_MAX_COMMANDS];
 	struct latency_hist verb_latency[STATS_MAX_COMMANDS];
 	uint64_t errors[STATS_ERR_COUNT];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "secret_file.h"
 
 static bool valid_cred(const char *s, size_t max)
 {
@@ -26,44 +27,22 @@ static bool valid_cred(const char *s, size_t max)
 /* The first line of an owner-only file: "user:secret". */
 static int read_file(struct cli_credentials *cr, const char *who, const char *file)
 {
-	char buf[CONFIG_NAME_MAX + CLI_SECRET_MAX + 8], *colon, *nl;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
+	char line[SECRET_FILE_MAX + 1], why[600], *colon;
 
-	if (fd < 0) {
-		fprintf(stderr, "%s: cannot open %s: %s\n", who, file, strerror(errno));
+	if (secret_file_read(file, S_IRWXG | S_IRWXO, line, sizeof(line), why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", who, why);
 		return CLI_USAGE;
 	}
-	/* fstat on the open file: no window to swap it after the check. */
-	if (fstat(fd, &st) != 0)
-		st.st_mode = 0;
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		if (S_ISREG(st.st_mode))
-			fprintf(stderr,
-			        "%s: permissions %04o for '%s' are too open: a credentials file must not "
-			            "be accessible by group or others (chmod 600 %s)\n",
-			        who, (unsigned)(st.st_mode & 07777), file, file);
-		else
-			fprintf(stderr, "%s: %s is not a regular file\n", who, file);
-		close(fd);
-		return CLI_USAGE;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	if ((nl = strpbrk(buf, "\r\n")) != NULL)
-		*nl = '\0';
-	colon = strchr(buf, ':');
-	if (colon == NULL || (size_t)(colon - buf) > CONFIG_NAME_MAX || strlen(colon + 1) >= CLI_SECRET_MAX) {
-		explicit_bzero(buf, sizeof(buf));
+	colon = strchr(line, ':');
+	if (colon == NULL || (size_t)(colon - line) > CONFIG_NAME_MAX || strlen(colon + 1) >= CLI_SECRET_MAX) {
+		explicit_bzero(line, sizeof(line));
 		fprintf(stderr, "%s: the first line of %s must be user:secret\n", who, file);
 		return CLI_USAGE;
 	}
-	memcpy(cr->user, buf, (size_t)(colon - buf));
-	cr->user[colon - buf] = '\0';
+	memcpy(cr->user, line, (size_t)(colon - line));
+	cr->user[colon - line] = '\0';
 	snprintf(cr->secret, sizeof(cr->secret), "%s", colon + 1);
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(line, sizeof(line));
 	return -1;
 }
 

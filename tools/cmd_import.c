@@ -38,7 +38,7 @@
 enum format { FMT_NONE, FMT_CSV, FMT_JSONL };
 
 struct options {
-	const char *file, *config, *redis, *prefix;
+	const char *file, *config, *redis, *prefix, *redis_user, *redis_password_file;
 	enum format format;
 	bool tiers, dry_run, quiet;
 	size_t batch;
@@ -126,6 +126,7 @@ static int usage(FILE *out, int rc)
 	fprintf(
 	    out,
 	    "usage: hotline import customers [FILE] [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	    "                                [--redis-user USER --redis-password-file FILE]\n"
 	    "                                [--format csv|jsonl] [--tiers] [--batch N] [--dry-run] "
 	    "[--quiet]\n"
 	    "\n"
@@ -136,6 +137,10 @@ static int usage(FILE *out, int rc)
 	    "  -c, --config FILE   daemon config for Redis and phone rules (default " CLI_DEFAULT_CONFIG ")\n"
 	    "      --redis ADDR    host:port, [v6addr]:port or unix:/path, instead of the config's\n"
 	    "      --prefix P      Redis key prefix, instead of the config's\n"
+	    "      --redis-user USER, --redis-password-file FILE\n"
+	    "                      log in to Redis as this ACL user (e.g. hotline-admin from\n"
+	    "                      config/redis-acl.conf) with the password on the first line of FILE,\n"
+	    "                      instead of the config's redis.user and redis.password_file\n"
 	    "      --format F      csv or jsonl (default: from the extension .csv, .jsonl, .ndjson)\n"
 	    "      --tiers         then recompute every customer's tier from revenue (alone: no FILE)\n"
 	    "      --batch N       rows per Redis transaction, 1..%d (default %d)\n"
@@ -187,6 +192,12 @@ static int option(int opt, struct options *o)
 	case 'p':
 		o->prefix = optarg;
 		return 0;
+	case 'U':
+		o->redis_user = optarg;
+		return 0;
+	case 'P':
+		o->redis_password_file = optarg;
+		return 0;
 	case 'f':
 		o->format = format_named(optarg);
 		return o->format == FMT_NONE ? import_fail("--format must be csv or jsonl, got '%s'", optarg)
@@ -218,7 +229,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"prefix", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},
 	    {"batch", required_argument, NULL, 'b'},  {"tiers", no_argument, NULL, 't'},
 	    {"dry-run", no_argument, NULL, 'n'},      {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},         {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -330,7 +343,8 @@ int cmd_import(int argc, char **argv)
 			        "usage: hotline import customers [FILE] [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0)
+	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0 ||
+	    (rc = cli_target_login(&target, WHO, o.redis_user, o.redis_password_file)) != 0)
 		return rc == -2 ? CLI_USAGE : CLI_FAILED;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);

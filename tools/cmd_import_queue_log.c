@@ -37,7 +37,7 @@
 #define MAX_NOTES 1000 /* FILE:LINE notes printed; the summary counts them all */
 
 struct options {
-	const char *file, *out, *config, *redis, *prefix;
+	const char *file, *out, *config, *redis, *prefix, *redis_user, *redis_password_file;
 	bool dry_run;
 };
 
@@ -61,7 +61,8 @@ static int usage(FILE *out, int rc)
 	fprintf(
 	    out,
 	    "usage: hotline import queue-log FILE [--out FILE.jsonl] [-c CONFIG] [--redis ADDR]\n"
-	    "                                     [--prefix P] [--dry-run]\n"
+	    "                                     [--prefix P] [--redis-user USER --redis-password-file FILE]\n"
+	    "                                     [--dry-run]\n"
 	    "\n"
 	    "Turns an Asterisk queue_log ('-' is standard input) into hotline call entries and appends\n"
 	    "them to the calls log stream in Redis, each line at most once however often it is imported,\n"
@@ -73,6 +74,9 @@ static int usage(FILE *out, int rc)
 	    "  -c, --config FILE   daemon config for Redis and phone rules (default " CLI_DEFAULT_CONFIG ")\n"
 	    "      --redis ADDR    host:port, [v6addr]:port or unix:/path, instead of the config's\n"
 	    "      --prefix P      Redis key prefix, instead of the config's\n"
+	    "      --redis-user USER, --redis-password-file FILE\n"
+	    "                      log in to Redis as that ACL user (hotline-admin in the shipped\n"
+	    "                      config/redis-acl.conf) instead of the config's redis.user\n"
 	    "      --dry-run       read and map only; nothing is written and Redis is not contacted\n"
 	    "\n"
 	    "Exit status: 0 every line read, 1 some lines malformed, 2 could not run, 64 usage.\n");
@@ -89,6 +93,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"prefix", required_argument, NULL, 'p'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -112,6 +118,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			o->dry_run = true;
+			break;
+		case 'U':
+			o->redis_user = optarg;
+			break;
+		case 'P':
+			o->redis_password_file = optarg;
 			break;
 		case 'h':
 			return 1;
@@ -344,7 +356,8 @@ int cmd_import_queue_log(int argc, char **argv)
 			        "usage: hotline import queue-log FILE [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0)
+	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0 ||
+	    (rc = cli_target_login(&target, WHO, o.redis_user, o.redis_password_file)) != 0)
 		return rc == -2 ? CLI_USAGE : CLI_FAILED;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);

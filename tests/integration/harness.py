@@ -16,6 +16,14 @@ Environment:
   HOTLINE_TIMEOUT_SCALE multiply every deadline by this (default 1)
   HOTLINE_KEEP_TMP=1    keep the temporary directory (path is printed)
   HOTLINE_LOG_LEVEL     log.level written into configs (default "info")
+  HOTLINE_REDIS_ACL=0   start redis-server without the shipped ACL and run
+                        daemons as Redis's default user (default: with it)
+
+Redis ACL: every redis-server runs with config/redis-acl.conf, its users
+turned on with test passwords the way hotlined(8) tells operators to, and
+every daemon from make_config logs in as the restricted user `hotlined`, so
+the whole suite runs under the ACL.  The tests' own RespClient connections
+use Redis's default user, made a superuser in the test copy of the file.
 """
 
 import atexit
@@ -44,6 +52,8 @@ HOTLINED = os.environ.get("HOTLINED") or os.path.join(SOURCE_ROOT, "build", "dae
 HOTLINE = os.environ.get("HOTLINE") or os.path.join(SOURCE_ROOT, "build", "tools", "hotline")
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
 VALGRIND = os.environ.get("HOTLINE_VALGRIND") == "1"
+REDIS_ACL = os.environ.get("HOTLINE_REDIS_ACL", "1") != "0"
+REDIS_ACL_FILE = os.path.join(SOURCE_ROOT, "config", "redis-acl.conf")
 KEEP_TMP = os.environ.get("HOTLINE_KEEP_TMP") == "1"
 LOG_LEVEL = os.environ.get("HOTLINE_LOG_LEVEL", "info")
 
@@ -380,13 +390,64 @@ class RespClient(_SocketOwner):
 
 
 # --------------------------------------------------------------------------
+# Redis ACL users (config/redis-acl.conf)
+
+# The shipped file's users, with the passwords the tests give them.
+REDIS_PASSWORDS = {"hotlined": "hotlined-test-redis-password",
+                   "hotline-admin": "hotline-admin-test-redis-password"}
+_CREDENTIALS_DIR = None
+
+
+def redis_password_file(user):
+    """A 0600 file holding user's Redis password (created once per process)."""
+    global _CREDENTIALS_DIR
+    if _CREDENTIALS_DIR is None:
+        _CREDENTIALS_DIR = tempfile.mkdtemp(prefix="hotline-redis-credentials-")
+        if not KEEP_TMP:
+            atexit.register(shutil.rmtree, _CREDENTIALS_DIR, True)
+    path = os.path.join(_CREDENTIALS_DIR, user + ".pass")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(REDIS_PASSWORDS[user] + "\n")
+    return path
+
+
+def redis_login(user):
+    """The redis config keys that log in as user (for make_config overrides)."""
+    return {"user": user, "password_file": redis_password_file(user)}
+
+
+def redis_acl_text():
+    """config/redis-acl.conf as the tests run it: each shipped user turned
+    on with its password's SHA-256 (the operator's recipe in hotlined(8)),
+    and Redis's default user a superuser for the tests' own access."""
+    out = []
+    with open(REDIS_ACL_FILE, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            name = line.split(" ")[1]
+            off = f"user {name} off resetpass "
+            if not line.startswith(off):
+                raise AssertionError(f"{REDIS_ACL_FILE}: user {name} is not shipped 'off resetpass'")
+            if name == "default":
+                out.append("user default on nopass ~* &* +@all")
+            else:
+                digest = hashlib.sha256(REDIS_PASSWORDS[name].encode()).hexdigest()
+                out.append(f"user {name} on #{digest} " + line[len(off):])
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------
 # redis-server
 
 
 class Redis:
     """One redis-server on 127.0.0.1 (and optionally a unix socket)."""
 
-    def __init__(self, harness, name="redis", port=None, unix_socket=False, extra_args=()):
+    def __init__(self, harness, name="redis", port=None, unix_socket=False, extra_args=(), acl=None):
         self.h = harness
         self.name = name
         self.port = port
@@ -394,6 +455,7 @@ class Redis:
         os.makedirs(self.dir, exist_ok=True)
         self.unix_path = os.path.join(self.dir, "redis.sock") if unix_socket else None
         self.extra_args = list(extra_args)
+        self.acl = REDIS_ACL if acl is None else acl
         self.proc = None
         self.log_path = None
         self._starts = 0
@@ -423,6 +485,11 @@ class Redis:
         ]
         if self.unix_path:
             args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        if self.acl:
+            acl_path = os.path.join(self.dir, "users.acl")
+            with open(acl_path, "w", encoding="utf-8") as f:
+                f.write(redis_acl_text())
+            args += ["--aclfile", acl_path]
         args += self.extra_args
         logf = open(self.log_path, "wb")
         try:
@@ -438,7 +505,9 @@ class Redis:
         try:
             with RespClient(port=port, timeout=T(1)) as c:
                 return c.command("PING") == "PONG"
-        except (OSError, ConnectionError, RedisError):
+        except RedisError as e:
+            return str(e).startswith("NOAUTH")  # up, and lets nobody in (an ACL as shipped)
+        except (OSError, ConnectionError):
             return False
 
     def _try_start(self, port, timeout):
@@ -539,13 +608,16 @@ class ConnectionClosed(Exception):
 class Client(_SocketOwner):
     """One TCP connection to hotlined speaking the line protocol."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None):
+    def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None, source=None):
+        """source: the local address to connect from (e.g. "127.0.0.2")."""
         self.timeout = T() if timeout is None else timeout
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(self.timeout)
         try:
+            if source:
+                self.sock.bind((source, 0))
             self.sock.connect((host, port))
         except BaseException:
             self.sock.close()
@@ -822,6 +894,12 @@ DEFAULT_LIMITS = {
     "unauth_timeout": 30,
     "max_auth_failures": 5,
     "max_auth_inflight": 64,
+    # Every test client comes from 127.0.0.1, and suites such as test_auth
+    # fail dozens of logins on purpose: the per-address count stays on (its
+    # code runs in every test) but out of their way.  test_auth_throttle
+    # sets its own.
+    "max_auth_failures_per_addr": 100000,
+    "auth_failure_window": 60,
 }
 
 
@@ -837,6 +915,7 @@ def make_config(redis_address, users=None, **overrides):
             "command_timeout_ms": 5000,
             "reconnect_min_ms": 100,
             "reconnect_max_ms": 1000,
+            **(redis_login("hotlined") if REDIS_ACL else {}),
         },
         "users": make_users() if users is None else users,
         "limits": dict(DEFAULT_LIMITS),
