@@ -93,7 +93,7 @@ class DaemonCrashTest(harness.TestCase):
             a.start()
         acked_at_kill = []
         for _ in range(DAEMON_KILLS):
-            time.sleep(RUN_BETWEEN_KILLS_S)
+            time.sleep(T(RUN_BETWEEN_KILLS_S))
             acked_at_kill.append(sum(len(a.acked) for a in agents))
             self.daemon.kill9()
             self.daemon.start()  # same config, port and spool file

@@ -479,7 +479,7 @@ class HostileInputTest(harness.TestCase):
         cls.daemon = H.start_daemon(
             cls.redis.address, users=users, phone={"default_country": "86"},
             limits={"max_line": MAX_LINE, "max_line_unauth": MAX_LINE_UNAUTH,
-                    "unauth_timeout": UNAUTH_TIMEOUT_S, "idle_timeout": IDLE_TIMEOUT_S})
+                    "unauth_timeout": round(T(UNAUTH_TIMEOUT_S)), "idle_timeout": round(T(IDLE_TIMEOUT_S))})
         cls.addClassCleanup(cls.daemon.stop)
 
     def test_reaction_table_covers_every_kind(self):
@@ -625,7 +625,7 @@ class UnauthenticatedTest(harness.TestCase):
         cls.daemon = H.start_daemon(
             cls.redis.address,
             limits={"max_unauthenticated": MAX_UNAUTHENTICATED, "max_connections": 100,
-                    "max_line_unauth": MAX_LINE_UNAUTH, "unauth_timeout": UNAUTH_TIMEOUT_S})
+                    "max_line_unauth": MAX_LINE_UNAUTH, "unauth_timeout": round(T(UNAUTH_TIMEOUT_S))})
         cls.addClassCleanup(cls.daemon.stop)
 
     def unauth_count(self, sup):
@@ -690,11 +690,21 @@ class UnauthenticatedTest(harness.TestCase):
         self.wait_unauth(sup, 0)
         self.assertOK(self.connect().request("PING"))
 
+
+class EndlessLineTest(harness.TestCase):
+    """The small line cap before AUTH bounds memory, not just line length
+    (a deadline long enough that only the cap is tested)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = H.start_redis()
+        cls.daemon = H.start_daemon(cls.redis.address,
+                                    limits={"max_line_unauth": MAX_LINE_UNAUTH, "unauth_timeout": 600})
+        cls.addClassCleanup(cls.daemon.stop)
+
     def test_endless_line_before_auth_costs_no_memory(self):
         """Peers that never authenticate and send ENDLESS_LINE_MB without a
         LF: one `line_too_long` each, nothing buffered, still usable."""
-        sup = self.connect_auth("super1")
-        self.wait_unauth(sup, 0)
         rss0 = harness.vmrss_kb(self.daemon.pid)
         peers = [self.connect() for _ in range(ENDLESS_PEERS)]
         chunk = b"A" * (1 << 20)

@@ -22,6 +22,7 @@ H = None
 
 MANY_CONNECTIONS = 10_000  # limits.max_connections in the flood test
 MANY_AUTHENTICATED = 200   # of them, this many log in (Argon2id is slow on purpose)
+MANY_AUTHENTICATED_VALGRIND = 10  # ... when hotlined runs under valgrind
 MANY_REFUSED = 20          # connections tried beyond the cap
 
 
@@ -114,6 +115,7 @@ class ManyConnectionsTest(harness.TestCase):
         cls.addClassCleanup(cls.daemon.stop)
 
     def test_ten_thousand_connections(self):
+        n_authed = MANY_AUTHENTICATED_VALGRIND if harness.VALGRIND else MANY_AUTHENTICATED
         d = self.daemon
         sup = self.connect_auth("super1")
         # Password checks take Argon2id's 19 MiB per thread, which stays in
@@ -128,8 +130,8 @@ class ManyConnectionsTest(harness.TestCase):
         rss0 = harness.vmrss_kb(d.pid)
 
         # Logged-in sessions, AUTHs pipelined in groups below max_auth_inflight.
-        authed = open_connections(d.port, MANY_AUTHENTICATED)
-        for start in range(0, MANY_AUTHENTICATED, 50):
+        authed = open_connections(d.port, n_authed)
+        for start in range(0, n_authed, 50):
             group = authed[start:start + 50]
             replies = exchange(group, b"AUTH agent1 agent1-secret\n", T(120))
             self.assertEqual([r for r in replies if not r.startswith('OK {"user":"agent1"')], [])
@@ -137,7 +139,7 @@ class ManyConnectionsTest(harness.TestCase):
         rss1 = harness.vmrss_kb(d.pid)
 
         # The rest, up to the cap, never log in.
-        n_unauth = MANY_CONNECTIONS - 1 - MANY_AUTHENTICATED
+        n_unauth = MANY_CONNECTIONS - 1 - n_authed
         t0 = time.monotonic()
         idle = open_connections(d.port, n_unauth)
         open_s = time.monotonic() - t0
@@ -178,9 +180,9 @@ class ManyConnectionsTest(harness.TestCase):
         harness.wait_until(lambda: harness.stats(sup)["connections"]["current"] == 1, timeout=T(60),
                            what="all connections closed")
 
-        per_auth = (rss1 - rss0) * 1024 / MANY_AUTHENTICATED
+        per_auth = (rss1 - rss0) * 1024 / n_authed
         per_unauth = (rss2 - rss1) * 1024 / n_unauth
-        print(f"\n  {MANY_CONNECTIONS} connections ({MANY_AUTHENTICATED} logged in) opened, "
+        print(f"\n  {MANY_CONNECTIONS} connections ({n_authed} logged in) opened, "
               f"{MANY_REFUSED} more refused with ERR rate_limited; daemon VmRSS {rss0 // 1024} -> "
               f"{rss1 // 1024} -> {rss2 // 1024} MB: {per_auth:.0f} bytes per logged-in connection, "
               f"{per_unauth:.0f} per idle unauthenticated one ({n_unauth} opened in {open_s:.1f} s)",
