@@ -1387,6 +1387,20 @@ def figure(name, value, unit):
         print(f"[harness] cannot record the figure in {path}: {e}", file=sys.stderr)
 
 
+def has_asan(pid):
+    """True when the process runs with the address sanitizer (its RSS then
+    includes a quarantine of freed memory, up to 256 MB, and shadow)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def rss_is_judged(pid):
+    """Whether a test should hold the process's RSS to a bound: not under
+    valgrind or ASan, whose own memory (valgrind's, ASan's quarantine of
+    freed memory and shadow) is in it.  Tests still report it."""
+    return not VALGRIND and not has_asan(pid)
+
+
 def vmrss_kb(pid):
     """The process's resident set (VmRSS in /proc/<pid>/status), in KiB."""
     with open(f"/proc/{pid}/status") as f:
