@@ -310,7 +310,7 @@ class BlackholeTest(harness.TestCase):
         mark = self.daemon.log_mark()
         acked_before = sum(len(a.acked) for a in agents)
         proxy.blackhole()
-        time.sleep(BLACKHOLE_S)
+        time.sleep(T(BLACKHOLE_S))  # longer under valgrind: its slower reconnects must see an outage too
         self.daemon.wait_log(r"no reply from .* dropping the link", since=mark)
         acked_during = sum(len(a.acked) for a in agents) - acked_before
         proxy.heal()
@@ -333,10 +333,10 @@ class BlackholeTest(harness.TestCase):
         load.check_logged_once_in_order(self, log_entries(redis), agents)
         chain_ok(self, redis)
         slowest = max(max(a.answer_s) for a in agents)
-        print(f"\n  Redis blackholed for {BLACKHOLE_S} s (command timeout {COMMAND_TIMEOUT_MS} ms): "
+        print(f"\n  Redis blackholed for {T(BLACKHOLE_S)} s (command timeout {COMMAND_TIMEOUT_MS} ms): "
               f"{pinger.answered} PINGs answered, slowest {pinger.slowest * 1000:.1f} ms; {t['acked']} writes "
               f"acknowledged ({t['spooled']} spooled, {t['errors']} errors first), slowest answer "
-              f"{slowest:.2f} s (bound {ANSWER_BOUND_S} s); all logged once and in order after healing",
+              f"{slowest:.2f} s (bound {T(ANSWER_BOUND_S)} s); all logged once and in order after healing",
               file=sys.stderr)
         harness.figure("blackhole_ping_slowest", pinger.slowest * 1000, "ms")
         harness.figure("blackhole_write_answer_slowest", slowest * 1000, "ms")
