@@ -120,6 +120,7 @@ void commands_dispatch(struct conn *c, const char *line, size_t len)
 	struct request *req;
 	const char *cursor = line;
 	size_t remaining = len, bad = 0;
+	unsigned control;
 	int idx;
 
 	req = conn_request_new(c, -1);
@@ -131,12 +132,9 @@ void commands_dispatch(struct conn *c, const char *line, size_t len)
 		request_reply_err(req, ERR_BAD_REQUEST, "invalid UTF-8 or NUL byte at byte offset %zu", bad);
 		return;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
-			request_reply_err(req, ERR_BAD_REQUEST, "control character 0x%02x at byte offset %zu",
-			                  (unsigned char)line[i], i);
-			return;
-		}
+	if (proto_find_control(line, len, &bad, &control)) {
+		request_reply_err(req, ERR_BAD_REQUEST, "control character U+%04X at byte offset %zu", control, bad);
+		return;
 	}
 	if (!proto_next_token(&cursor, &remaining, &verb)) {
 		request_reply_err(req, ERR_BAD_REQUEST, "blank request");

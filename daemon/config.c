@@ -211,6 +211,8 @@ static const struct opt limits_opts[] = {
 	/* key                  type        field                       min   max         default */
 	{"max_connections",     OPT_UINT,   LIMIT(max_connections),     1,    1000000,    "10000",
 		"client connections open at once"},
+	{"max_unauthenticated", OPT_UINT,   LIMIT(max_unauthenticated), 1,    1000000,    "1000",
+		"connections open at once that have not authenticated"},
 	{"max_line",            OPT_UINT,   LIMIT(max_line),            64,   16777216,   "65536",
 		"bytes per request line"},
 	{"max_line_unauth",     OPT_UINT,   LIMIT(max_line_unauth),     64,   65536,      "1024",

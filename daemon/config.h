@@ -75,6 +75,7 @@ struct config_redis {
 
 struct config_limits {
 	unsigned max_connections;   /* default 10000 */
+	unsigned max_unauthenticated; /* default 1000 of them not yet authenticated */
 	size_t max_line;            /* default 65536 bytes, LF excluded */
 	size_t max_line_unauth;     /* default 1024: cap before AUTH succeeds */
 	size_t max_output;          /* default 1 MiB queued for one client */

@@ -42,6 +42,17 @@ static void arm_timer(struct conn *c)
 		event_add(c->timer, &tv);
 }
 
+/* Every role change goes through here, so the server's count of
+ * unauthenticated connections (limits.max_unauthenticated) stays exact. */
+static void set_role(struct conn *c, enum role role)
+{
+	if (c->role == ROLE_NONE && role != ROLE_NONE)
+		c->srv->stats.conn_unauth--;
+	else if (c->role != ROLE_NONE && role == ROLE_NONE)
+		c->srv->stats.conn_unauth++;
+	c->role = role;
+}
+
 static void tls_handshake_failed(struct conn *c, const char *why)
 {
 	char reason[512];
@@ -184,11 +195,12 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 		free(c);
 		return NULL;
 	}
+	c->role = ROLE_NONE;
+	srv->stats.conn_unauth++;
 	proto_framer_init(&c->framer, line_cap(c));
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	conn_apply_limits(c);
 	bufferevent_enable(c->bev, EV_READ);
-	arm_timer(c);
 	return c;
 }
 
@@ -205,10 +217,10 @@ struct conn *conn_new_tls(struct server *srv, evutil_socket_t fd, const struct s
 
 void conn_apply_limits(struct conn *c)
 {
-	/* Never buffer more input than one maximal line plus its CRLF: the
-	 * framer can always decide within that, and a flooding client is held
-	 * back by TCP instead of our memory. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, limits(c)->max_line + 2);
+	/* Never buffer more input than one maximal line plus its CRLF (the
+	 * small cap before AUTH): the framer can always decide within that,
+	 * and a flooding client is held back by TCP instead of our memory. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, line_cap(c) + 2);
 	if (!c->closed)
 		arm_timer(c);
 }
@@ -422,16 +434,16 @@ static void conn_process_input(struct conn *c)
 void conn_set_identity(struct conn *c, const char *user, enum role role)
 {
 	snprintf(c->user, sizeof(c->user), "%s", user);
-	c->role = role;
+	set_role(c, role);
 	c->auth_failures = 0;
-	arm_timer(c);
+	conn_apply_limits(c);
 }
 
 void conn_clear_identity(struct conn *c)
 {
 	c->user[0] = '\0';
-	c->role = ROLE_NONE;
-	arm_timer(c);
+	set_role(c, ROLE_NONE);
+	conn_apply_limits(c);
 }
 
 void conn_close_after_replies(struct conn *c)
@@ -499,6 +511,8 @@ void conn_close(struct conn *c, const char *reason)
 	if (c->closed)
 		return;
 	c->closed = true;
+	if (c->role == ROLE_NONE)
+		c->srv->stats.conn_unauth--;
 	tail_conn_closed(c);
 	clog_info(c, "closed: %s", reason);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);

@@ -172,7 +172,8 @@ bool logwrite_check_name(struct request *req, const json_t *args, const char *ke
 bool logwrite_check_text(struct request *req, const json_t *args, const char *key, bool required, size_t max)
 {
 	const char *s;
-	size_t len;
+	size_t len, off;
+	unsigned cp;
 
 	if (!get_string(req, args, key, required, &s, &len))
 		return false;
@@ -180,14 +181,11 @@ bool logwrite_check_text(struct request *req, const json_t *args, const char *ke
 		request_reply_err(req, ERR_BAD_REQUEST, "'%s' must be %s1..%zu bytes", key, required ? "" : "0..", max);
 		return false;
 	}
-	for (size_t i = 0; s && i < len; i++) {
-		/* C0 controls, and C1 (U+0080..U+009F: C2 80..C2 9F in UTF-8), which
-		 * include terminal escape openers such as CSI. */
-		if ((unsigned char)s[i] < 0x20 ||
-		    ((unsigned char)s[i] == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)) {
-			request_reply_err(req, ERR_BAD_REQUEST, "'%s' contains a control character", key);
-			return false;
-		}
+	/* C0 controls (tab too, in stored text), DEL and C1, which include
+	 * terminal escape openers such as CSI (U+009B). */
+	if (s && (memchr(s, '\t', len) || proto_find_control(s, len, &off, &cp))) {
+		request_reply_err(req, ERR_BAD_REQUEST, "'%s' contains a control character", key);
+		return false;
 	}
 	return true;
 }

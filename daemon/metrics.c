@@ -201,10 +201,12 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 
 	family(b, "hotline_connections", "gauge", "Client connections open now.");
 	sample_u64(b, "hotline_connections", NULL, NULL, st->conn_current);
+	family(b, "hotline_connections_unauthenticated", "gauge", "Of those, connections not authenticated yet.");
+	sample_u64(b, "hotline_connections_unauthenticated", NULL, NULL, st->conn_unauth);
 	family(b, "hotline_connections_total", "counter", "Client connections accepted.");
 	sample_u64(b, "hotline_connections_total", NULL, NULL, st->conn_total);
 	family(b, "hotline_connections_rejected_total", "counter",
-	       "Client connections refused because limits.max_connections was reached.");
+	       "Client connections refused because limits.max_connections or max_unauthenticated was reached.");
 	sample_u64(b, "hotline_connections_rejected_total", NULL, NULL, st->conn_rejected);
 	family(b, "hotline_tls_handshake_failures_total", "counter",
 	       "TLS connections closed because the handshake failed (e.g. plaintext on the TLS port).");

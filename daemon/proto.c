@@ -162,6 +162,30 @@ bool proto_valid_utf8(const char *s, size_t len, size_t *bad_offset)
 	return true;
 }
 
+bool proto_find_control(const char *s, size_t len, size_t *offset, unsigned *code_point)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned cp;
+
+		/* Only ASCII bytes and the lead byte C2 can start a control;
+		 * other bytes >= 0x80 are parts of longer characters. */
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			cp = u[i];
+		else if (u[i] == 0xc2 && i + 1 < len && u[i + 1] <= 0x9f)
+			cp = u[i + 1]; /* C2 80..C2 9F encode U+0080..U+009F */
+		else
+			continue;
+		if (cp == '\t')
+			continue;
+		*offset = i;
+		*code_point = cp;
+		return true;
+	}
+	return false;
+}
+
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t';

@@ -886,6 +886,7 @@ def make_users(users=DEFAULT_USERS):
 
 DEFAULT_LIMITS = {
     "max_connections": 10000,
+    "max_unauthenticated": 1000,
     "max_line": 65536,
     "max_line_unauth": 1024,
     "max_output": 1048576,
@@ -1432,6 +1433,60 @@ class RedisOutageMixin:
             return "spooled"
         self.assertErr(reply, "unavailable")
         return "unavailable"
+
+
+# --------------------------------------------------------------------------
+# Measured figures: printed as `FIGURE <name> <value> <unit>` and kept in
+# <build dir>/figures/<suite>.txt (rewritten by each run of the suite), where
+# tests/RELIABILITY.md's figures come from.
+
+FIGURES_DIR = os.environ.get("HOTLINE_FIGURES_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(HOTLINED))), "figures")
+FIGURE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_figures_started = set()
+
+
+def figure(name, value, unit):
+    """Report one measured figure (name: lowercase with underscores; unit:
+    one word such as bytes, ms, count, MB)."""
+    if not FIGURE_NAME_RE.match(name) or not re.fullmatch(r"[A-Za-z/%]+", unit):
+        raise ValueError(f"bad figure name or unit: {name!r} {unit!r}")
+    if isinstance(value, float):
+        value = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    line = f"FIGURE {name} {value} {unit}"
+    print(line, flush=True)
+    suite = os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0]
+    path = os.path.join(FIGURES_DIR, suite + ".txt")
+    try:
+        os.makedirs(FIGURES_DIR, exist_ok=True)
+        with open(path, "w" if suite not in _figures_started else "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        _figures_started.add(suite)
+    except OSError as e:
+        print(f"[harness] cannot record the figure in {path}: {e}", file=sys.stderr)
+
+
+def has_asan(pid):
+    """True when the process runs with the address sanitizer (its RSS then
+    includes a quarantine of freed memory, up to 256 MB, and shadow)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def rss_is_judged(pid):
+    """Whether a test should hold the process's RSS to a bound: not under
+    valgrind or ASan, whose own memory (valgrind's, ASan's quarantine of
+    freed memory and shadow) is in it.  Tests still report it."""
+    return not VALGRIND and not has_asan(pid)
+
+
+def vmrss_kb(pid):
+    """The process's resident set (VmRSS in /proc/<pid>/status), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
 
 
 def main():

@@ -154,6 +154,7 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->redis.reconnect_min_ms == 100);
 	CHECK(cfg->redis.reconnect_max_ms == 5000);
 	CHECK(cfg->limits.max_connections == 10000);
+	CHECK(cfg->limits.max_unauthenticated == 1000);
 	CHECK(cfg->limits.max_line == 65536);
 	CHECK(cfg->limits.max_line_unauth == 1024);
 	CHECK(cfg->limits.max_output == 1048576);
@@ -211,6 +212,7 @@ static void test_shipped(const char *path)
 	    "users:",
 	    "limits:",
 	    "max_connections:",
+	    "max_unauthenticated:",
 	    "max_line:",
 	    "max_line_unauth:",
 	    "max_output:",
@@ -313,6 +315,7 @@ static void test_values(void)
 	                "  - {name: rp, role: replay, secret: \"" HASH "\"}\n"
 	                "limits:\n"
 	                "  max_connections: 1000000\n"
+	                "  max_unauthenticated: 1000000\n"
 	                "  max_line: 16777216\n"
 	                "  max_line_unauth: 65536\n"
 	                "  max_output: 1073741824\n"
@@ -334,6 +337,7 @@ static void test_values(void)
 		CHECK(config_find_user(cfg, "carol") && config_find_user(cfg, "carol")->role == ROLE_ADMIN);
 		CHECK(config_find_user(cfg, "rp") && config_find_user(cfg, "rp")->role == ROLE_REPLAY);
 		CHECK(cfg->limits.max_connections == 1000000);
+		CHECK(cfg->limits.max_unauthenticated == 1000000);
 		CHECK(cfg->limits.max_line == 16777216);
 		CHECK(cfg->limits.max_line_unauth == 65536);
 		CHECK(cfg->limits.max_output == 1073741824);
@@ -453,6 +457,8 @@ static void test_type_errors(void)
 	           "t.yaml:10:13: ", "'max_line' in section 'limits' is out of range: must be 64..16777216");
 	EXPECT_ERR(MIN "limits:\n  max_connections: 0\n", "t.yaml:10:20: ", "must be 1..1000000");
 	EXPECT_ERR(MIN "limits:\n  max_connections: 1000001\n", "t.yaml:10:20: ", "got 1000001");
+	EXPECT_ERR(MIN "limits:\n  max_unauthenticated: 0\n", "t.yaml:10:24: ", "must be 1..1000000");
+	EXPECT_ERR(MIN "limits:\n  max_unauthenticated: 1000001\n", "t.yaml:10:24: ", "got 1000001");
 	EXPECT_ERR(MIN "limits:\n  max_output: 4095\n", "t.yaml:10:15: ", "must be 4096..1073741824");
 	EXPECT_ERR(MIN "limits:\n  max_pending: 65537\n", "t.yaml:10:16: ", "must be 1..65536");
 	EXPECT_ERR(MIN "limits:\n  idle_timeout: 86401\n", "t.yaml:10:17: ", "must be 0..86400");
