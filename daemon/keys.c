@@ -36,3 +36,33 @@ int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id)
 {
 	return fit(snprintf(out, KEY_MAX, "%scustomer:%s:open_complaints", prefix, id));
 }
+
+int key_call(char out[KEY_MAX], const char *prefix, const char *call_id)
+{
+	return fit(snprintf(out, KEY_MAX, "%scall:%s", prefix, call_id));
+}
+
+int key_calls_open(char out[KEY_MAX], const char *prefix)
+{
+	return fit(snprintf(out, KEY_MAX, "%scalls:open", prefix));
+}
+
+int key_complaint(char out[KEY_MAX], const char *prefix, const char *complaint_id)
+{
+	return fit(snprintf(out, KEY_MAX, "%scomplaint:%s", prefix, complaint_id));
+}
+
+int key_complaint_history(char out[KEY_MAX], const char *prefix, const char *complaint_id)
+{
+	return fit(snprintf(out, KEY_MAX, "%scomplaint:%s:history", prefix, complaint_id));
+}
+
+int key_complaints_open(char out[KEY_MAX], const char *prefix)
+{
+	return fit(snprintf(out, KEY_MAX, "%scomplaints:open", prefix));
+}
+
+int key_complaints_unassigned(char out[KEY_MAX], const char *prefix)
+{
+	return fit(snprintf(out, KEY_MAX, "%scomplaints:unassigned", prefix));
+}

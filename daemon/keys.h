@@ -9,6 +9,9 @@
  *   <p>customers:revenue              ZSET   id -> revenue, for the tier pyramid
  *   <p>customer:<id>:contacts         LIST   projection: recent contacts, newest first (JSON)
  *   <p>customer:<id>:open_complaints  HASH   projection: complaint id -> JSON summary
+ *   <p>call:<id>, <p>calls:open, <p>complaint:<id>[:history],
+ *   <p>complaints:open, <p>complaints:unassigned   projections of the log
+ *                                                  (proto/LOG.md, projection.h)
  */
 #ifndef HOTLINE_KEYS_H
 #define HOTLINE_KEYS_H
@@ -24,5 +27,11 @@ int key_account(char out[KEY_MAX], const char *prefix, const char *account);
 int key_revenue_index(char out[KEY_MAX], const char *prefix);
 int key_contacts(char out[KEY_MAX], const char *prefix, const char *id);
 int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id);
+int key_call(char out[KEY_MAX], const char *prefix, const char *call_id);
+int key_calls_open(char out[KEY_MAX], const char *prefix);
+int key_complaint(char out[KEY_MAX], const char *prefix, const char *complaint_id);
+int key_complaint_history(char out[KEY_MAX], const char *prefix, const char *complaint_id);
+int key_complaints_open(char out[KEY_MAX], const char *prefix);
+int key_complaints_unassigned(char out[KEY_MAX], const char *prefix);
 
 #endif
