@@ -16,9 +16,14 @@
 #ifndef HOTLINE_KEYS_H
 #define HOTLINE_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KEY_MAX 256
+
+/* Each hotlined names its writing Redis connection "hotlined:<host>:<pid>"
+ * (CLIENT SETNAME), so `hotline replay --rebuild` can see writers. */
+#define KEY_WRITER_CLIENT_NAME "hotlined"
 
 /* Each returns the key length, or -1 when it would not fit KEY_MAX. */
 int key_customer(char out[KEY_MAX], const char *prefix, const char *id);
@@ -33,5 +38,15 @@ int key_complaint(char out[KEY_MAX], const char *prefix, const char *complaint_i
 int key_complaint_history(char out[KEY_MAX], const char *prefix, const char *complaint_id);
 int key_complaints_open(char out[KEY_MAX], const char *prefix);
 int key_complaints_unassigned(char out[KEY_MAX], const char *prefix);
+/* Whether key (the prefix included) is a projection of the log, the keys
+ * a rebuild owns: KEY_DERIVED_CALL for <p>call:<id>, KEY_DERIVED for the
+ * others (proto/LOG.md "Projections"), KEY_NOT_DERIVED otherwise. */
+enum key_derived { KEY_NOT_DERIVED, KEY_DERIVED_CALL, KEY_DERIVED };
+enum key_derived key_derived_kind(const char *prefix, const char *key, size_t len);
+
+/* `hotline replay --rebuild`: its lock, and the prefix it builds under
+ * before swapping the rebuilt keys in (proto/LOG.md). */
+int key_rebuild_lock(char out[KEY_MAX], const char *prefix);
+int key_rebuild_stage(char out[KEY_MAX], const char *prefix);
 
 #endif
