@@ -15,6 +15,7 @@ static const struct subcommand subcommands[] = {
 	{"passwd", cmd_passwd, "read a secret and print its Argon2id hash for the config's users list"},
 	{"import", cmd_import, "load customers from CSV or JSON Lines into Redis (import customers FILE)"},
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
+	{"replay", cmd_replay, "the timeline of a call, customer or time range; --rebuild the projections"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
 };
