@@ -292,7 +292,7 @@ class TimelineTest(harness.TestCase):
         self.assertTrue(all(l.split()[3] == k1 for l in comp))
         self.assertRegex(comp[0], r"-> open .*call=call-a severity=high category=billing tier=platinum level=0 "
                                   r"due=\S+ summary=\"charged twice for March\"")
-        self.assertRegex(comp[5], r"super1 +in_progress -> in_progress role=supervisor .*level=1")
+        self.assertRegex(comp[5], r"super1 +in_progress -> in_progress +role=supervisor .*level=1")
         self.assertRegex(comp[7], r"resolved -> closed")
         self.assertRegex(comp[8], r"closed -> open .*note=\"refund never arrived\"")
         self.assertLess(lines.index(call_lines[-1]), lines.index(comp[0]))
