@@ -350,7 +350,8 @@ static void complaint_ops(struct ctx *c, int action)
 
 static json_t *state_after(const struct projection *p, const json_t *before)
 {
-	json_t *st = p->fresh || before == NULL ? json_object() : json_deep_copy(before);
+	/* A shallow copy: the values are strings nobody changes in place. */
+	json_t *st = p->fresh || before == NULL ? json_object() : json_copy((json_t *)before);
 
 	if (st == NULL || json_object_update(st, p->fields) != 0) {
 		json_decref(st);

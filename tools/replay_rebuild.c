@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -347,11 +348,12 @@ static bool flush_batch(struct rebuild *b)
 		}
 		/* The state hash as the daemon's append leaves it: fields and version. */
 		projection_state_write(&p, before, &ops);
-		after = json_deep_copy(p.state);
-		if (after == NULL || json_object_set_new(after, "v", json_sprintf("%lld", projection_version(&p, before))))
+		after = p.state; /* the next entry of this record starts from here */
+		p.state = NULL;
+		if (json_object_set_new(after, "v", json_sprintf("%lld", projection_version(&p, before))) != 0)
 			ops.failed = true;
 		journal_ops_take(&ops, &p.ops);
-		json_object_set_new(states, p.state_key, after ? after : json_object());
+		json_object_set_new(states, p.state_key, after);
 		projection_free(&p);
 	}
 	json_decref(states);
@@ -557,8 +559,17 @@ static int swap(struct rebuild *b)
 		}
 		freeReplyObject(r);
 	}
+	/* Redis runs the swap in one step whose length grows with the number of
+	 * keys; its answer says whether it happened, so wait for it however
+	 * long it takes (a dead Redis still breaks the connection). */
+	redisSetTimeout(b->watch, (struct timeval){0, 0});
 	r = redisCommand(b->watch, "EXEC");
-	if (r && r->type == REDIS_REPLY_NIL) {
+	if (r == NULL) {
+		fprintf(stderr, WHO ": swapping the rebuilt keys in: %s; whether the swap happened is unknown: run the "
+		                "rebuild again\n", b->watch->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_NIL) {
 		result = 0;
 	} else if (redis_ok(b->watch, r, "swapping the rebuilt keys in") && r->type == REDIS_REPLY_ARRAY) {
 		result = 1;
