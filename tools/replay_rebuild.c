@@ -40,7 +40,14 @@
 #define BATCH 512            /* entries per staging round trip pair */
 #define LOCK_MS 60000        /* the lock outlives a crashed rebuild by at most this */
 #define SCAN_COUNT "1000"
-#define QUEUED_READ_EVERY 1000 /* read the swap's QUEUED answers in chunks */
+#define QUEUED_READ_EVERY 16  /* swap commands sent before reading their QUEUED answers */
+#define SWAP_GROUP 500         /* renames, or deletes, per command of the swap */
+
+struct key_group {
+	bool rename; /* pairs staged, live for the rename script; else keys to DEL */
+	char *keys[2 * SWAP_GROUP];
+	size_t n;
+};
 
 struct item {
 	enum log_stream stream;
@@ -62,10 +69,17 @@ struct rebuild {
 	unsigned long long entries, unchanged, findings;
 	unsigned long long renamed, removed, pop_links;
 	size_t queued; /* swap commands whose QUEUED answer is not read yet */
+	struct key_group renames, deletes;
 };
 
 static const char unlock_script[] =
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+/* Rename staged keys over live ones: KEYS = staged1, live1, staged2, ...
+ * Returns {how many were renamed} (a staged key SCAN listed twice is gone
+ * the second time), an array so the swap's answer tells it from a DEL's. */
+static const char rename_script[] =
+	"local n = 0 for i = 1, #KEYS, 2 do if redis.pcall('RENAME', KEYS[i], KEYS[i + 1]).ok then n = n + 1 end end "
+	"return {n}";
 static const char extend_script[] =
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
@@ -425,14 +439,11 @@ static bool replay_log(struct rebuild *b)
 
 /* ---- the swap ---- */
 
-/* Queue one command of the swap (inside MULTI on the watching
+/* Send one command of the swap (queued inside MULTI on the watching
  * connection); the QUEUED answers are read in chunks. */
-static bool queue_swap(struct rebuild *b, const char *cmd, const char *k1, size_t l1, const char *k2, size_t l2)
+static bool queue_swap(struct rebuild *b, int argc, const char **argv, const size_t *lens)
 {
-	const char *argv[3] = {cmd, k1, k2};
-	size_t lens[3] = {strlen(cmd), l1, l2};
-
-	if (redisAppendCommandArgv(b->watch, k2 ? 3 : 2, argv, lens) != REDIS_OK) {
+	if (redisAppendCommandArgv(b->watch, argc, argv, lens) != REDIS_OK) {
 		fprintf(stderr, WHO ": out of memory\n");
 		return false;
 	}
@@ -448,6 +459,45 @@ static bool queue_swap(struct rebuild *b, const char *cmd, const char *k1, size_
 		freeReplyObject(r);
 	}
 	return true;
+}
+
+/* The keys of one queued command: a RENAME script's staged/live pairs, or
+ * a DEL's keys.  Grouping keeps the transaction's answer (one element per
+ * command) small however many keys there are. */
+static bool flush_group(struct rebuild *b, struct key_group *g)
+{
+	const char *argv[3 + 2 * SWAP_GROUP];
+	size_t lens[3 + 2 * SWAP_GROUP], n = 0;
+	char numkeys[16];
+	bool ok;
+
+	if (g->n == 0)
+		return true;
+	if (g->rename) {
+		snprintf(numkeys, sizeof(numkeys), "%zu", g->n);
+		argv[n] = "EVAL", lens[n++] = 4;
+		argv[n] = rename_script, lens[n++] = strlen(rename_script);
+		argv[n] = numkeys, lens[n++] = strlen(numkeys);
+	} else {
+		argv[n] = "DEL", lens[n++] = 3;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		argv[n] = g->keys[i], lens[n++] = strlen(g->keys[i]);
+	ok = queue_swap(b, (int)n, argv, lens);
+	for (size_t i = 0; i < g->n; i++)
+		free(g->keys[i]);
+	g->n = 0;
+	return ok;
+}
+
+static bool group_add(struct rebuild *b, struct key_group *g, const char *key, size_t len)
+{
+	if ((g->keys[g->n] = strndup(key, len)) == NULL) {
+		fprintf(stderr, WHO ": out of memory\n");
+		return false;
+	}
+	g->n++;
+	return g->n < (g->rename ? 2 * SWAP_GROUP : SWAP_GROUP) || flush_group(b, g);
 }
 
 #define CHECKS_MAX 256
@@ -482,9 +532,7 @@ static bool check_live(struct rebuild *b, const redisReply *const *keys, const e
 		if (ok && staged->integer == 0) {
 			if (has_v && has_v->integer == 0)
 				b->pop_links++;
-			else if (queue_swap(b, "DEL", keys[i]->str, keys[i]->len, NULL, 0))
-				b->removed++;
-			else
+			else if (!group_add(b, &b->deletes, keys[i]->str, keys[i]->len))
 				ok = false;
 		}
 		freeReplyObject(staged);
@@ -508,9 +556,8 @@ static bool swap_page(struct rebuild *b, const redisReply *keys)
 			char live[2 * KEY_MAX];
 			int len = snprintf(live, sizeof(live), "%s%.*s", b->target.prefix, (int)(k->len - slen), k->str + slen);
 
-			if (!queue_swap(b, "RENAME", k->str, k->len, live, (size_t)len))
+			if (!group_add(b, &b->renames, k->str, k->len) || !group_add(b, &b->renames, live, (size_t)len))
 				return false;
-			b->renamed++;
 			continue;
 		}
 		kinds[n] = key_derived_kind(b->target.prefix, k->str, k->len);
@@ -551,6 +598,8 @@ static int swap(struct rebuild *b)
 		if (!extend_lock(b))
 			return -1;
 	} while (strcmp(cursor, "0") != 0);
+	if (!flush_group(b, &b->renames) || !flush_group(b, &b->deletes))
+		return -1;
 	for (; b->queued > 0; b->queued--) {
 		r = NULL;
 		if (redisGetReply(b->watch, (void **)&r) != REDIS_OK || !redis_ok(b->watch, r, "queueing the swap")) {
@@ -573,11 +622,21 @@ static int swap(struct rebuild *b)
 		result = 0;
 	} else if (redis_ok(b->watch, r, "swapping the rebuilt keys in") && r->type == REDIS_REPLY_ARRAY) {
 		result = 1;
-		/* A staged call hash that expired during the swap cannot be renamed
-		 * ("no such key"); its live twin expires at the same moment. */
-		for (size_t i = 0; i < r->elements; i++)
-			if (r->element[i]->type == REDIS_REPLY_ERROR && strstr(r->element[i]->str, "no such key") == NULL)
-				fprintf(stderr, WHO ": part of the swap failed: %s\n", r->element[i]->str);
+		/* Each element: {renamed} of a rename script, or a DEL's count.  A
+		 * rename finds no key only for a key SCAN listed twice, or a staged
+		 * call hash that expired meanwhile (its live twin expires at the
+		 * same moment). */
+		for (size_t i = 0; i < r->elements; i++) {
+			const redisReply *e = r->element[i];
+
+			if (e->type == REDIS_REPLY_ARRAY && e->elements == 1 && e->element[0]->type == REDIS_REPLY_INTEGER)
+				b->renamed += (unsigned long long)e->element[0]->integer;
+			else if (e->type == REDIS_REPLY_INTEGER)
+				b->removed += (unsigned long long)e->integer;
+			else
+				fprintf(stderr, WHO ": part of the swap failed: %s\n",
+				        e->type == REDIS_REPLY_ERROR ? e->str : "unexpected answer");
+		}
 	}
 	freeReplyObject(r);
 	return result;
@@ -645,6 +704,7 @@ int replay_rebuild(const struct replay_opts *o)
 		return CLI_FAILED;
 	}
 	b->o = o;
+	b->renames.rename = true;
 	switch (cli_target_load(&b->target, WHO, o->config, o->redis, o->prefix, false)) {
 	case 0: break;
 	case -2: free(b); return CLI_USAGE;
@@ -674,6 +734,10 @@ int replay_rebuild(const struct replay_opts *o)
 	if (b->rc)
 		release_lock(b);
 	free_batch(b);
+	for (size_t i = 0; i < b->renames.n; i++)
+		free(b->renames.keys[i]);
+	for (size_t i = 0; i < b->deletes.n; i++)
+		free(b->deletes.keys[i]);
 	if (b->rc)
 		redisFree(b->rc);
 	free(b);
