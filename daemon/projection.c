@@ -68,8 +68,8 @@ static void copy(json_t *dst, const json_t *src, const char *key)
 		json_object_set(dst, key, v);
 }
 
-static void add_json(struct journal_ops *ops, const char *cmd, const char *key, const char *field, const json_t *v,
-                     size_t flags)
+static void add_json(struct journal_ops *ops, const char *cmd, const char *key, const char *field,
+                     const json_t *v, size_t flags)
 {
 	char *text = json_dumps(v, flags);
 
@@ -160,8 +160,9 @@ static void call_ops(struct ctx *c)
 			else
 				snprintf(summary, sizeof(summary), "call %s", c->state);
 			add_contact(c, customer,
-			            json_pack("{s:s,s:s,s:s,s:s,s:s,s:O?}", "time", c->ts, "kind", "call", "agent", c->agent,
-			                      "summary", summary, "call_id", c->id, "csat", json_object_get(c->entry, "csat")));
+			            json_pack("{s:s,s:s,s:s,s:s,s:s,s:O?}", "time", c->ts, "kind", "call",
+			                      "agent", c->agent, "summary", summary, "call_id", c->id, "csat",
+			                      json_object_get(c->entry, "csat")));
 		}
 		/* Kept a week after the end, counted from the entry (not from when
 		 * Redis ran it), so a rebuild sets the same expiry. */
@@ -171,8 +172,9 @@ static void call_ops(struct ctx *c)
 	} else {
 		/* The wallboard's view of calls in progress (QUEUE). */
 		json_t *queue = json_object_get(c->entry, "queue");
-		json_t *card = json_pack("{s:s,s:O,s:s,s:s}", "state", c->state, "queue", queue ? queue : json_null(),
-		                         "agent", agent ? agent : c->agent, "since", c->ts);
+		json_t *card =
+		    json_pack("{s:s,s:O,s:s,s:s}", "state", c->state, "queue", queue ? queue : json_null(),
+		              "agent", agent ? agent : c->agent, "since", c->ts);
 
 		if (card == NULL)
 			p->ops.failed = true;
@@ -338,11 +340,11 @@ static void complaint_ops(struct ctx *c, int action)
 		const char *category = str(st, "category");
 		char summary[200];
 
-		snprintf(summary, sizeof(summary), "complaint %s: %s", complaint_action_name((enum complaint_action)action),
-		         category ? category : "");
+		snprintf(summary, sizeof(summary), "complaint %s: %s",
+		         complaint_action_name((enum complaint_action)action), category ? category : "");
 		add_contact(c, customer,
-		            json_pack("{s:s,s:s,s:s,s:s,s:s}", "time", c->ts, "kind", "complaint", "agent", c->agent,
-		                      "summary", summary, "complaint_id", c->id));
+		            json_pack("{s:s,s:s,s:s,s:s,s:s}", "time", c->ts, "kind", "complaint", "agent",
+		                      c->agent, "summary", summary, "complaint_id", c->id));
 	}
 }
 
@@ -361,11 +363,17 @@ static json_t *state_after(const struct projection *p, const json_t *before)
 	return st;
 }
 
-int projection_compute(const char *prefix, enum journal_stream stream, const json_t *entry, const char *entry_text,
-                       const json_t *before, struct projection *out, char *err, size_t err_len)
+int projection_compute(const char *prefix, enum journal_stream stream, const json_t *entry,
+                       const char *entry_text, const json_t *before, struct projection *out, char *err,
+                       size_t err_len)
 {
-	struct ctx c = {.prefix = prefix, .entry = entry, .entry_text = entry_text, .before = before, .p = out,
-	                .err = err, .err_len = err_len};
+	struct ctx c = {.prefix = prefix,
+	                .entry = entry,
+	                .entry_text = entry_text,
+	                .before = before,
+	                .p = out,
+	                .err = err,
+	                .err_len = err_len};
 	const char *id_key = stream == STREAM_CALLS ? "call_id" : "complaint_id";
 	const char *customer;
 	int action = -1;

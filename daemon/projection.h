@@ -39,8 +39,9 @@ struct projection {
  * object of strings ({} when none).  Returns 1 with *out filled, 0 when the
  * entry changes nothing (a spooled write the rules rejected), -1 when it
  * cannot be projected (err says why).  *out needs projection_free after 1. */
-int projection_compute(const char *prefix, enum journal_stream stream, const json_t *entry, const char *entry_text,
-                       const json_t *before, struct projection *out, char *err, size_t err_len);
+int projection_compute(const char *prefix, enum journal_stream stream, const json_t *entry,
+                       const char *entry_text, const json_t *before, struct projection *out, char *err,
+                       size_t err_len);
 void projection_free(struct projection *p);
 
 /* The state version after p: before's "v" + 1, or 1 for a fresh record

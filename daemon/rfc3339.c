@@ -73,6 +73,7 @@ bool rfc3339_parse_ms(const char *s, bool end, uint64_t *out_ms)
 	t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != d || (int64_t)t - off_s < 0)
 		return false; /* timegm normalised an impossible date such as 02-31 */
-	*out_ms = (uint64_t)((int64_t)t - off_s) * 1000 + (uint64_t)frac_ms + (end ? (uint64_t)span_ms - 1 : 0);
+	*out_ms =
+	    (uint64_t)((int64_t)t - off_s) * 1000 + (uint64_t)frac_ms + (end ? (uint64_t)span_ms - 1 : 0);
 	return true;
 }

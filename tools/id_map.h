@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ID_MAP_KEY_MAX 80   /* bytes of a key, NUL included */
+#define ID_MAP_KEY_MAX   80 /* bytes of a key, NUL included */
 #define ID_MAP_VALUE_MAX 24 /* bytes of a value, NUL included */
 
 struct id_map;

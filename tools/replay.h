@@ -12,7 +12,7 @@
 struct replay_opts {
 	const char *config, *redis, *prefix, *file;
 	/* timeline */
-	const char *call, *customer, *complaint; /* at most one */
+	const char *call, *customer, *complaint;        /* at most one */
 	char from_id[LOG_ID_MAX], until_id[LOG_ID_MAX]; /* "" = unbounded */
 	bool json;
 	/* rebuild */

@@ -36,12 +36,12 @@
 #include "projection.h"
 #include "replay.h"
 
-#define WHO "hotline replay --rebuild"
-#define BATCH 512            /* entries per staging round trip pair */
-#define LOCK_MS 60000        /* the lock outlives a crashed rebuild by at most this */
-#define SCAN_COUNT "1000"
+#define WHO               "hotline replay --rebuild"
+#define BATCH             512   /* entries per staging round trip pair */
+#define LOCK_MS           60000 /* the lock outlives a crashed rebuild by at most this */
+#define SCAN_COUNT        "1000"
 #define QUEUED_READ_EVERY 16  /* swap commands sent before reading their QUEUED answers */
-#define SWAP_GROUP 500         /* renames, or deletes, per command of the swap */
+#define SWAP_GROUP        500 /* renames, or deletes, per command of the swap */
 
 struct key_group {
 	bool rename; /* pairs staged, live for the rename script; else keys to DEL */
@@ -73,15 +73,15 @@ struct rebuild {
 };
 
 static const char unlock_script[] =
-	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 /* Rename staged keys over live ones: KEYS = staged1, live1, staged2, ...
  * Returns {how many were renamed} (a staged key SCAN listed twice is gone
  * the second time), an array so the swap's answer tells it from a DEL's. */
-static const char rename_script[] =
-	"local n = 0 for i = 1, #KEYS, 2 do if redis.pcall('RENAME', KEYS[i], KEYS[i + 1]).ok then n = n + 1 end end "
-	"return {n}";
-static const char extend_script[] =
-	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+static const char rename_script[] = "local n = 0 for i = 1, #KEYS, 2 do if redis.pcall('RENAME', KEYS[i], "
+                                    "KEYS[i + 1]).ok then n = n + 1 end end "
+                                    "return {n}";
+static const char extend_script[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then return "
+                                    "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
 static bool redis_ok(redisContext *c, redisReply *r, const char *what)
 {
@@ -121,20 +121,25 @@ static int count_writers(struct rebuild *b)
 	int n = 0;
 
 	if (r == NULL || r->type != REDIS_REPLY_STRING) {
-		fprintf(stderr, WHO ": cannot list Redis's clients (CLIENT LIST: %s), so cannot tell whether a hotlined "
-		                "is writing\n", r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : b->rc->errstr);
+		fprintf(stderr,
+		        WHO
+		        ": cannot list Redis's clients (CLIENT LIST: %s), so cannot tell whether a hotlined "
+		        "is writing\n",
+		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : b->rc->errstr);
 		freeReplyObject(r);
 		return -1;
 	}
 	for (line = r->str; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		const char *name = strstr(line, " name="), *addr = strstr(line, " addr="), *eol = strchr(line, '\n');
+		const char *name = strstr(line, " name="), *addr = strstr(line, " addr="),
+		           *eol = strchr(line, '\n');
 		size_t len = strlen(KEY_WRITER_CLIENT_NAME);
 
-		if (name == NULL || (eol && name > eol) || strncmp(name + 6, KEY_WRITER_CLIENT_NAME, len) != 0 ||
-		    name[6 + len] != ':')
+		if (name == NULL || (eol && name > eol) ||
+		    strncmp(name + 6, KEY_WRITER_CLIENT_NAME, len) != 0 || name[6 + len] != ':')
 			continue;
-		fprintf(stderr, WHO ": a hotlined is connected: %.*s from %.*s\n", (int)strcspn(name + 6, " \n"),
-		        name + 6, addr ? (int)strcspn(addr + 6, " \n") : 1, addr ? addr + 6 : "?");
+		fprintf(stderr, WHO ": a hotlined is connected: %.*s from %.*s\n",
+		        (int)strcspn(name + 6, " \n"), name + 6, addr ? (int)strcspn(addr + 6, " \n") : 1,
+		        addr ? addr + 6 : "?");
 		n++;
 	}
 	freeReplyObject(r);
@@ -155,7 +160,9 @@ static bool take_lock(struct rebuild *b)
 	}
 	b->locked = r->type == REDIS_REPLY_STATUS;
 	if (!b->locked)
-		fprintf(stderr, WHO ": another rebuild holds %s (or one stopped less than %d s ago); try again later\n",
+		fprintf(stderr,
+		        WHO
+		        ": another rebuild holds %s (or one stopped less than %d s ago); try again later\n",
 		        b->lock_key, LOCK_MS / 1000);
 	freeReplyObject(r);
 	return b->locked;
@@ -163,12 +170,14 @@ static bool take_lock(struct rebuild *b)
 
 static bool extend_lock(struct rebuild *b)
 {
-	redisReply *r = redisCommand(b->rc, "EVAL %s 1 %s %s %d", extend_script, b->lock_key, b->token, LOCK_MS);
-	bool ok = redis_ok(b->rc, r, "extending the rebuild lock") && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	redisReply *r =
+	    redisCommand(b->rc, "EVAL %s 1 %s %s %d", extend_script, b->lock_key, b->token, LOCK_MS);
+	bool ok = redis_ok(b->rc, r, "extending the rebuild lock") && r->type == REDIS_REPLY_INTEGER &&
+	          r->integer == 1;
 
 	if (r && r->type == REDIS_REPLY_INTEGER && !ok)
-		fprintf(stderr, WHO ": lost the rebuild lock %s (a stall of more than %d s?); giving up\n", b->lock_key,
-		        LOCK_MS / 1000);
+		fprintf(stderr, WHO ": lost the rebuild lock %s (a stall of more than %d s?); giving up\n",
+		        b->lock_key, LOCK_MS / 1000);
 	freeReplyObject(r);
 	return ok;
 }
@@ -191,7 +200,8 @@ static bool clear_stage(struct rebuild *b)
 	do {
 		redisReply *r = redisCommand(b->rc, "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, match);
 
-		if (!redis_ok(b->rc, r, "listing staged keys") || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (!redis_ok(b->rc, r, "listing staged keys") || r->type != REDIS_REPLY_ARRAY ||
+		    r->elements != 2) {
 			freeReplyObject(r);
 			return false;
 		}
@@ -202,7 +212,8 @@ static bool clear_stage(struct rebuild *b)
 		for (size_t i = 0; i < r->element[1]->elements; i++) {
 			redisReply *d = NULL;
 
-			if (redisGetReply(b->rc, (void **)&d) != REDIS_OK || !redis_ok(b->rc, d, "removing staged keys")) {
+			if (redisGetReply(b->rc, (void **)&d) != REDIS_OK ||
+			    !redis_ok(b->rc, d, "removing staged keys")) {
 				freeReplyObject(d);
 				freeReplyObject(r);
 				return false;
@@ -244,7 +255,8 @@ static void prepare(struct rebuild *b)
 		it->state_key[0] = '\0';
 		if (!json_is_object(it->entry))
 			continue;
-		id = json_string_value(json_object_get(it->entry, it->stream == LOG_CALLS ? "call_id" : "complaint_id"));
+		id = json_string_value(
+		    json_object_get(it->entry, it->stream == LOG_CALLS ? "call_id" : "complaint_id"));
 		if (id == NULL || strchr(id, ':'))
 			continue;
 		if ((it->stream == LOG_CALLS ? key_call : key_complaint)(it->state_key, b->stage, id) < 0)
@@ -272,7 +284,8 @@ static json_t *read_states(struct rebuild *b)
 	for (size_t i = 0; i < n; i++) {
 		redisReply *r = NULL;
 
-		if (redisGetReply(b->rc, (void **)&r) != REDIS_OK || !redis_ok(b->rc, r, "reading staged state")) {
+		if (redisGetReply(b->rc, (void **)&r) != REDIS_OK ||
+		    !redis_ok(b->rc, r, "reading staged state")) {
 			freeReplyObject(r);
 			/* Drain the rest so the connection stays usable for clean-up. */
 			for (size_t k = i + 1; k < n; k++)
@@ -350,8 +363,8 @@ static bool flush_batch(struct rebuild *b)
 		}
 		if (!json_is_object(before))
 			before = empty;
-		got = projection_compute(b->stage, (enum journal_stream)it->stream, it->entry, it->text, before, &p, err,
-		                         sizeof(err));
+		got = projection_compute(b->stage, (enum journal_stream)it->stream, it->entry, it->text,
+		                         before, &p, err, sizeof(err));
 		if (got < 0) {
 			finding(b, it, err);
 			continue;
@@ -364,7 +377,8 @@ static bool flush_batch(struct rebuild *b)
 		projection_state_write(&p, before, &ops);
 		after = p.state; /* the next entry of this record starts from here */
 		p.state = NULL;
-		if (json_object_set_new(after, "v", json_sprintf("%lld", projection_version(&p, before))) != 0)
+		if (json_object_set_new(after, "v", json_sprintf("%lld", projection_version(&p, before))) !=
+		    0)
 			ops.failed = true;
 		journal_ops_take(&ops, &p.ops);
 		json_object_set_new(states, p.state_key, after);
@@ -414,8 +428,9 @@ static bool replay_log(struct rebuild *b)
 {
 	struct log_selection sel = {.streams = LOG_ALL_STREAMS};
 	char err[512];
-	struct log_source *s = b->o->file ? log_source_open_file(b->o->file, &sel, err, sizeof(err))
-	                                  : log_source_open_redis(b->watch, b->target.prefix, &sel, err, sizeof(err));
+	struct log_source *s =
+	    b->o->file ? log_source_open_file(b->o->file, &sel, err, sizeof(err))
+	               : log_source_open_redis(b->watch, b->target.prefix, &sel, err, sizeof(err));
 	struct log_record r;
 	int got = 0;
 	bool ok = true;
@@ -452,7 +467,8 @@ static bool queue_swap(struct rebuild *b, int argc, const char **argv, const siz
 	for (; b->queued > 0; b->queued--) {
 		redisReply *r = NULL;
 
-		if (redisGetReply(b->watch, (void **)&r) != REDIS_OK || !redis_ok(b->watch, r, "queueing the swap")) {
+		if (redisGetReply(b->watch, (void **)&r) != REDIS_OK ||
+		    !redis_ok(b->watch, r, "queueing the swap")) {
 			freeReplyObject(r);
 			return false;
 		}
@@ -505,7 +521,8 @@ static bool group_add(struct rebuild *b, struct key_group *g, const char *key, s
 /* Live projection keys: delete those the rebuild did not produce, except a
  * call hash no entry wrote (a screen pop's link to a call not yet offered:
  * no "v").  One pipelined round trip for up to CHECKS_MAX keys. */
-static bool check_live(struct rebuild *b, const redisReply *const *keys, const enum key_derived *kinds, size_t n)
+static bool check_live(struct rebuild *b, const redisReply *const *keys, const enum key_derived *kinds,
+                       size_t n)
 {
 	size_t plen = strlen(b->target.prefix);
 	bool ok = true;
@@ -513,7 +530,8 @@ static bool check_live(struct rebuild *b, const redisReply *const *keys, const e
 	for (size_t i = 0; i < n; i++) {
 		char staged[2 * KEY_MAX];
 
-		snprintf(staged, sizeof(staged), "%s%.*s", b->stage, (int)(keys[i]->len - plen), keys[i]->str + plen);
+		snprintf(staged, sizeof(staged), "%s%.*s", b->stage, (int)(keys[i]->len - plen),
+		         keys[i]->str + plen);
 		redisAppendCommand(b->rc, "EXISTS %s", staged);
 		if (kinds[i] == KEY_DERIVED_CALL)
 			redisAppendCommand(b->rc, "HEXISTS %b v", keys[i]->str, keys[i]->len);
@@ -527,7 +545,8 @@ static bool check_live(struct rebuild *b, const redisReply *const *keys, const e
 			freeReplyObject(staged);
 			return false;
 		}
-		if (ok && (!redis_ok(b->rc, staged, "checking keys") || (has_v && !redis_ok(b->rc, has_v, "checking keys"))))
+		if (ok && (!redis_ok(b->rc, staged, "checking keys") ||
+		           (has_v && !redis_ok(b->rc, has_v, "checking keys"))))
 			ok = false;
 		if (ok && staged->integer == 0) {
 			if (has_v && has_v->integer == 0)
@@ -554,9 +573,11 @@ static bool swap_page(struct rebuild *b, const redisReply *keys)
 
 		if (k->len > slen && memcmp(k->str, b->stage, slen) == 0) {
 			char live[2 * KEY_MAX];
-			int len = snprintf(live, sizeof(live), "%s%.*s", b->target.prefix, (int)(k->len - slen), k->str + slen);
+			int len = snprintf(live, sizeof(live), "%s%.*s", b->target.prefix,
+			                   (int)(k->len - slen), k->str + slen);
 
-			if (!group_add(b, &b->renames, k->str, k->len) || !group_add(b, &b->renames, live, (size_t)len))
+			if (!group_add(b, &b->renames, k->str, k->len) ||
+			    !group_add(b, &b->renames, live, (size_t)len))
 				return false;
 			continue;
 		}
@@ -602,7 +623,8 @@ static int swap(struct rebuild *b)
 		return -1;
 	for (; b->queued > 0; b->queued--) {
 		r = NULL;
-		if (redisGetReply(b->watch, (void **)&r) != REDIS_OK || !redis_ok(b->watch, r, "queueing the swap")) {
+		if (redisGetReply(b->watch, (void **)&r) != REDIS_OK ||
+		    !redis_ok(b->watch, r, "queueing the swap")) {
 			freeReplyObject(r);
 			return -1;
 		}
@@ -614,8 +636,11 @@ static int swap(struct rebuild *b)
 	redisSetTimeout(b->watch, (struct timeval){0, 0});
 	r = redisCommand(b->watch, "EXEC");
 	if (r == NULL) {
-		fprintf(stderr, WHO ": swapping the rebuilt keys in: %s; whether the swap happened is unknown: run the "
-		                "rebuild again\n", b->watch->errstr);
+		fprintf(stderr,
+		        WHO
+		        ": swapping the rebuilt keys in: %s; whether the swap happened is unknown: run the "
+		        "rebuild again\n",
+		        b->watch->errstr);
 		return -1;
 	}
 	if (r->type == REDIS_REPLY_NIL) {
@@ -629,7 +654,8 @@ static int swap(struct rebuild *b)
 		for (size_t i = 0; i < r->elements; i++) {
 			const redisReply *e = r->element[i];
 
-			if (e->type == REDIS_REPLY_ARRAY && e->elements == 1 && e->element[0]->type == REDIS_REPLY_INTEGER)
+			if (e->type == REDIS_REPLY_ARRAY && e->elements == 1 &&
+			    e->element[0]->type == REDIS_REPLY_INTEGER)
 				b->renamed += (unsigned long long)e->element[0]->integer;
 			else if (e->type == REDIS_REPLY_INTEGER)
 				b->removed += (unsigned long long)e->integer;
@@ -661,8 +687,10 @@ static int run(struct rebuild *b)
 
 	writers = count_writers(b);
 	if (writers != 0 && !b->o->force) {
-		fprintf(stderr, WHO ": %s; stop the daemons first (or --force: the swap still happens only if the log "
-		                "does not grow meanwhile)\n",
+		fprintf(stderr,
+		        WHO
+		        ": %s; stop the daemons first (or --force: the swap still happens only if the log "
+		        "does not grow meanwhile)\n",
 		        writers < 0 ? "refusing" : "refusing while hotlined is connected");
 		return CLI_FAILED;
 	}
@@ -680,14 +708,16 @@ static int run(struct rebuild *b)
 		return CLI_FAILED;
 	swapped = swap(b);
 	if (swapped == 0) {
-		fprintf(stderr, WHO ": the log grew while rebuilding (a hotlined is writing): nothing was changed; stop "
-		                "the daemons and run it again\n");
+		fprintf(stderr, WHO
+		        ": the log grew while rebuilding (a hotlined is writing): nothing was changed; stop "
+		        "the daemons and run it again\n");
 		return CLI_FAILED;
 	}
 	if (swapped < 0)
 		return CLI_FAILED;
 	fprintf(stderr,
-	        WHO ": %llu entries replayed (%llu changed nothing, %llu not projected); %llu keys rebuilt, %llu stale "
+	        WHO ": %llu entries replayed (%llu changed nothing, %llu not projected); %llu keys rebuilt, "
+	            "%llu stale "
 	            "removed, %llu screen-pop call links kept\n",
 	        b->entries, b->unchanged, b->findings, b->renamed, b->removed, b->pop_links);
 	return b->findings ? CLI_FINDINGS : CLI_OK;
@@ -706,11 +736,17 @@ int replay_rebuild(const struct replay_opts *o)
 	b->o = o;
 	b->renames.rename = true;
 	switch (cli_target_load(&b->target, WHO, o->config, o->redis, o->prefix, false)) {
-	case 0: break;
-	case -2: free(b); return CLI_USAGE;
-	default: free(b); return CLI_FAILED;
+	case 0:
+		break;
+	case -2:
+		free(b);
+		return CLI_USAGE;
+	default:
+		free(b);
+		return CLI_FAILED;
 	}
-	if (key_rebuild_stage(b->stage, b->target.prefix) < 0 || key_rebuild_lock(b->lock_key, b->target.prefix) < 0) {
+	if (key_rebuild_stage(b->stage, b->target.prefix) < 0 ||
+	    key_rebuild_lock(b->lock_key, b->target.prefix) < 0) {
 		fprintf(stderr, WHO ": key prefix too long\n");
 		free(b);
 		return CLI_USAGE;

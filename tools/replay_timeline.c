@@ -27,11 +27,11 @@
 #include "replay.h"
 #include "term_text.h"
 
-#define WHO "hotline replay"
+#define WHO         "hotline replay"
 #define STATES_KEPT 8192
-#define LINKED_MAX 100000
+#define LINKED_MAX  100000
 #define FIELD_CHARS 64
-#define TEXT_CHARS 120
+#define TEXT_CHARS  120
 
 struct timeline {
 	const struct replay_opts *o;
@@ -90,7 +90,8 @@ static bool selected(struct timeline *t, const struct log_record *r, const json_
 		if (r->stream == LOG_CALLS)
 			return strcmp(key + 2, o->call) == 0;
 		/* A complaint opened about the call, then the rest of its life. */
-		if (call && strcmp(call, o->call) == 0 && strcmp(str(entry, "event") ? str(entry, "event") : "", "open") == 0)
+		if (call && strcmp(call, o->call) == 0 &&
+		    strcmp(str(entry, "event") ? str(entry, "event") : "", "open") == 0)
 			return link_record(t, key);
 		return id_map_get(t->linked, key) != NULL;
 	}
@@ -205,8 +206,8 @@ static int print_text(struct timeline *t, const struct log_record *r, const json
 	term_clean(agent, sizeof(agent), str(e, "agent") ? str(e, "agent") : "?", FIELD_CHARS);
 	change(t, r, e, chg, sizeof(chg));
 	details(r, e, more, sizeof(more));
-	return printf("%-24s %-10s %-9s %-22s %-10s %-28s%s\n", ts, log_stream_name(r->stream), event, id, agent, chg,
-	              more);
+	return printf("%-24s %-10s %-9s %-22s %-10s %-28s%s\n", ts, log_stream_name(r->stream), event, id,
+	              agent, chg, more);
 }
 
 /* The record as an export line (proto/LOG.md): every field as stored. */
@@ -243,13 +244,14 @@ static struct log_source *open_source(struct timeline *t)
 {
 	const struct replay_opts *o = t->o;
 	struct log_selection sel = {
-		.streams = o->complaint ? LOG_STREAM_MASK(LOG_COMPLAINTS) : LOG_ALL_STREAMS,
-		.from_id = o->from_id[0] ? o->from_id : NULL,
-		.to_id = o->until_id[0] ? o->until_id : NULL,
+	    .streams = o->complaint ? LOG_STREAM_MASK(LOG_COMPLAINTS) : LOG_ALL_STREAMS,
+	    .from_id = o->from_id[0] ? o->from_id : NULL,
+	    .to_id = o->until_id[0] ? o->until_id : NULL,
 	};
 	char err[512];
-	struct log_source *s = o->file ? log_source_open_file(o->file, &sel, err, sizeof(err))
-	                               : log_source_open_redis(t->rc, t->target.prefix, &sel, err, sizeof(err));
+	struct log_source *s = o->file
+	                           ? log_source_open_file(o->file, &sel, err, sizeof(err))
+	                           : log_source_open_redis(t->rc, t->target.prefix, &sel, err, sizeof(err));
 
 	if (s == NULL)
 		fprintf(stderr, WHO ": %s\n", err);
@@ -295,12 +297,14 @@ static int show(struct timeline *t)
 		if (!json_is_object(e)) {
 			/* Tampered or truncated: say so where it is, whatever the filter. */
 			t->unreadable++;
-			fprintf(stderr, WHO ": %s %s: the entry is not a JSON object\n", log_stream_name(r.stream), r.id);
+			fprintf(stderr, WHO ": %s %s: the entry is not a JSON object\n",
+			        log_stream_name(r.stream), r.id);
 		} else if (selected(t, &r, e)) {
 			printed = t->o->json ? print_json(&r) : print_text(t, &r, e);
 			if (printed == 0) {
 				t->unreadable++;
-				fprintf(stderr, WHO ": %s %s: a field is not UTF-8 text\n", log_stream_name(r.stream), r.id);
+				fprintf(stderr, WHO ": %s %s: a field is not UTF-8 text\n",
+				        log_stream_name(r.stream), r.id);
 			} else {
 				t->shown++;
 			}
@@ -326,9 +330,12 @@ int replay_timeline(const struct replay_opts *o)
 
 	if (!o->file) {
 		switch (cli_target_load(&t.target, WHO, o->config, o->redis, o->prefix, false)) {
-		case 0: break;
-		case -2: return CLI_USAGE;
-		default: return CLI_FAILED;
+		case 0:
+			break;
+		case -2:
+			return CLI_USAGE;
+		default:
+			return CLI_FAILED;
 		}
 		t.rc = cli_target_connect(&t.target, WHO);
 		if (t.rc == NULL)
@@ -350,8 +357,10 @@ int replay_timeline(const struct replay_opts *o)
 	if (!t.linked_full)
 		rc = show(&t);
 	if (t.linked_full) {
-		fprintf(stderr, WHO ": more than %d calls and complaints belong to this selection; narrow it with "
-		                "--from/--until\n", LINKED_MAX);
+		fprintf(stderr,
+		        WHO ": more than %d calls and complaints belong to this selection; narrow it with "
+		            "--from/--until\n",
+		        LINKED_MAX);
 		rc = CLI_FAILED;
 	}
 	if (fflush(stdout) != 0) {

@@ -48,8 +48,8 @@ static char *fields_text(const json_t *o)
 }
 
 /* Project entry (JSON text) on before (JSON text); returns compute's result. */
-static int project(enum journal_stream s, const char *entry_text, const char *before_text, struct projection *p,
-                   char *err)
+static int project(enum journal_stream s, const char *entry_text, const char *before_text,
+                   struct projection *p, char *err)
 {
 	json_t *entry = json_loads(entry_text, 0, NULL), *before = json_loads(before_text, 0, NULL);
 	int rc = projection_compute(P, s, entry, entry_text, before, p, err, 200);
@@ -65,18 +65,21 @@ static void test_call_offer(void)
 	char err[200];
 
 	/* A screen pop's link in the hash before the offer does not count. */
-	CHECK(project(STREAM_CALLS,
-	              "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"pbx\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T09:00:00.250Z\",\"customer_id\":\"C1\",\"phone\":\"+8613800000001\","
-	              "\"queue\":\"mobile\",\"tier\":\"gold\",\"state\":\"offered\"}",
-	              "{\"customer_id\":\"C1\",\"tier\":\"gold\"}", &p, err) == 1);
+	CHECK(
+	    project(STREAM_CALLS,
+	            "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"pbx\",\"role\":\"agent\","
+	            "\"ts\":\"2026-11-22T09:00:00.250Z\",\"customer_id\":\"C1\",\"phone\":\"+8613800000001\","
+	            "\"queue\":\"mobile\",\"tier\":\"gold\",\"state\":\"offered\"}",
+	            "{\"customer_id\":\"C1\",\"tier\":\"gold\"}", &p, err) == 1);
 	CHECK(p.fresh);
 	CHECK_STR(p.state_key, P "call:c1");
-	CHECK_STR(fields_text(p.fields), "{\"state\":\"offered\",\"agent\":\"pbx\",\"customer_id\":\"C1\","
-	                                 "\"phone\":\"+8613800000001\",\"queue\":\"mobile\",\"tier\":\"gold\","
-	                                 "\"offered_at\":\"2026-11-22T09:00:00.250Z\"}");
-	CHECK_STR(ops_text(&p.ops), "HSET " P "calls:open c1 {\"state\":\"offered\",\"queue\":\"mobile\",\"agent\":\"pbx\","
-	                            "\"since\":\"2026-11-22T09:00:00.250Z\"}\n");
+	CHECK_STR(fields_text(p.fields),
+	          "{\"state\":\"offered\",\"agent\":\"pbx\",\"customer_id\":\"C1\","
+	          "\"phone\":\"+8613800000001\",\"queue\":\"mobile\",\"tier\":\"gold\","
+	          "\"offered_at\":\"2026-11-22T09:00:00.250Z\"}");
+	CHECK_STR(ops_text(&p.ops),
+	          "HSET " P "calls:open c1 {\"state\":\"offered\",\"queue\":\"mobile\",\"agent\":\"pbx\","
+	          "\"since\":\"2026-11-22T09:00:00.250Z\"}\n");
 	CHECK(projection_version(&p, NULL) == 1);
 	projection_free(&p);
 }
@@ -89,7 +92,8 @@ static void test_call_answer_keeps_the_leg_owner(void)
 	CHECK(project(STREAM_CALLS,
 	              "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"super1\",\"role\":\"supervisor\","
 	              "\"ts\":\"2026-11-22T09:00:01.500Z\",\"queue\":\"mobile\",\"state\":\"answered\"}",
-	              "{\"state\":\"offered\",\"agent\":\"agent1\",\"v\":\"1\",\"queue\":\"mobile\"}", &p, err) == 1);
+	              "{\"state\":\"offered\",\"agent\":\"agent1\",\"v\":\"1\",\"queue\":\"mobile\"}", &p,
+	              err) == 1);
 	CHECK(!p.fresh);
 	CHECK_STR(fields_text(p.fields), "{\"state\":\"answered\",\"agent\":\"agent1\",\"queue\":\"mobile\","
 	                                 "\"leg_at_ms\":\"1795338001500\"}");
@@ -101,8 +105,9 @@ static void test_call_answer_keeps_the_leg_owner(void)
 		CHECK(projection_version(&p, before) == 2);
 		json_decref(before);
 	}
-	CHECK_STR(ops_text(&p.ops), "HSET " P "calls:open c1 {\"state\":\"answered\",\"queue\":\"mobile\",\"agent\":"
-	                            "\"agent1\",\"since\":\"2026-11-22T09:00:01.500Z\"}\n");
+	CHECK_STR(ops_text(&p.ops),
+	          "HSET " P "calls:open c1 {\"state\":\"answered\",\"queue\":\"mobile\",\"agent\":"
+	          "\"agent1\",\"since\":\"2026-11-22T09:00:01.500Z\"}\n");
 	projection_free(&p);
 
 	/* Nobody held it: the answering agent does. */
@@ -112,8 +117,9 @@ static void test_call_answer_keeps_the_leg_owner(void)
 	              "{}", &p, err) == 1);
 	CHECK_STR(json_string_value(json_object_get(p.fields, "agent")), "agent2");
 	/* No queue: the wallboard card says null. */
-	CHECK_STR(ops_text(&p.ops), "HSET " P "calls:open c1 {\"state\":\"answered\",\"queue\":null,\"agent\":"
-	                            "\"agent2\",\"since\":\"2026-11-22T09:00:01.500Z\"}\n");
+	CHECK_STR(ops_text(&p.ops),
+	          "HSET " P "calls:open c1 {\"state\":\"answered\",\"queue\":null,\"agent\":"
+	          "\"agent2\",\"since\":\"2026-11-22T09:00:01.500Z\"}\n");
 	projection_free(&p);
 }
 
@@ -133,9 +139,11 @@ static void test_call_hold_transfer(void)
 
 	CHECK(project(STREAM_CALLS,
 	              "{\"event\":\"transfer\",\"call_id\":\"c1\",\"agent\":\"agent1\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T09:00:03.000Z\",\"to\":\"agent2\",\"leg_ms\":2000,\"state\":\"answered\"}",
+	              "\"ts\":\"2026-11-22T09:00:03.000Z\",\"to\":\"agent2\",\"leg_ms\":2000,\"state\":"
+	              "\"answered\"}",
 	              "{\"state\":\"held\",\"agent\":\"agent1\",\"v\":\"3\"}", &p, err) == 1);
-	CHECK_STR(fields_text(p.fields), "{\"state\":\"answered\",\"agent\":\"agent2\",\"leg_at_ms\":\"1795338003000\"}");
+	CHECK_STR(fields_text(p.fields),
+	          "{\"state\":\"answered\",\"agent\":\"agent2\",\"leg_at_ms\":\"1795338003000\"}");
 	projection_free(&p);
 
 	CHECK(project(STREAM_CALLS,
@@ -150,16 +158,18 @@ static void test_call_end(void)
 	struct projection p;
 	char err[200];
 
-	CHECK(project(STREAM_CALLS,
-	              "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"agent2\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T09:05:00.000Z\",\"customer_id\":\"C1\",\"disposition\":\"resolved\","
-	              "\"csat\":4,\"leg_ms\":1000,\"state\":\"ended\"}",
-	              "{\"state\":\"answered\",\"agent\":\"agent2\",\"v\":\"4\"}", &p, err) == 1);
+	CHECK(
+	    project(STREAM_CALLS,
+	            "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"agent2\",\"role\":\"agent\","
+	            "\"ts\":\"2026-11-22T09:05:00.000Z\",\"customer_id\":\"C1\",\"disposition\":\"resolved\","
+	            "\"csat\":4,\"leg_ms\":1000,\"state\":\"ended\"}",
+	            "{\"state\":\"answered\",\"agent\":\"agent2\",\"v\":\"4\"}", &p, err) == 1);
 	CHECK_STR(fields_text(p.fields), "{\"state\":\"ended\",\"customer_id\":\"C1\","
 	                                 "\"ended_at\":\"2026-11-22T09:05:00.000Z\"}");
 	/* contact, newest first, 50 kept; the hash expires a week after the end */
 	CHECK_STR(ops_text(&p.ops),
-	          "LPUSH " P "customer:C1:contacts {\"time\":\"2026-11-22T09:05:00.000Z\",\"kind\":\"call\",\"agent\":"
+	          "LPUSH " P
+	          "customer:C1:contacts {\"time\":\"2026-11-22T09:05:00.000Z\",\"kind\":\"call\",\"agent\":"
 	          "\"agent2\",\"summary\":\"call ended: resolved\",\"call_id\":\"c1\",\"csat\":4}\n"
 	          "LTRIM " P "customer:C1:contacts 0 49\n"
 	          "PEXPIREAT " P "call:c1 1795943100000\n"
@@ -177,15 +187,16 @@ static void test_call_end(void)
 	              "{\"event\":\"end\",\"call_id\":\"c2\",\"agent\":\"agent1\",\"role\":\"agent\","
 	              "\"ts\":\"2026-11-22T09:05:00.000Z\",\"customer_id\":\"C2\",\"state\":\"abandoned\"}",
 	              "{}", &p, err) == 1);
-	CHECK(strstr(ops_text(&p.ops), "\"summary\":\"call abandoned\",\"call_id\":\"c2\",\"csat\":null}") != NULL);
+	CHECK(strstr(ops_text(&p.ops), "\"summary\":\"call abandoned\",\"call_id\":\"c2\",\"csat\":null}") !=
+	      NULL);
 	projection_free(&p);
 }
 
 static const char open_entry[] =
-	"{\"event\":\"open\",\"complaint_id\":\"K1\",\"agent\":\"agent1\",\"role\":\"agent\","
-	"\"ts\":\"2026-11-22T09:00:00.999Z\",\"customer_id\":\"C1\",\"tier\":\"gold\",\"severity\":\"high\","
-	"\"category\":\"billing\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\",\"summary\":\"charged twice\","
-	"\"state\":\"open\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":0}";
+    "{\"event\":\"open\",\"complaint_id\":\"K1\",\"agent\":\"agent1\",\"role\":\"agent\","
+    "\"ts\":\"2026-11-22T09:00:00.999Z\",\"customer_id\":\"C1\",\"tier\":\"gold\",\"severity\":\"high\","
+    "\"category\":\"billing\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\",\"summary\":\"charged twice\","
+    "\"state\":\"open\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":0}";
 
 static void test_complaint_open(void)
 {
@@ -195,30 +206,37 @@ static void test_complaint_open(void)
 	CHECK(project(STREAM_COMPLAINTS, open_entry, "{}", &p, err) == 1);
 	CHECK(p.fresh);
 	CHECK_STR(p.state_key, P "complaint:K1");
-	CHECK_STR(fields_text(p.fields),
-	          "{\"state\":\"open\",\"severity\":\"high\",\"tier\":\"gold\",\"category\":\"billing\",\"summary\":"
-	          "\"charged twice\",\"opened_at\":\"1795338000\",\"due\":\"1795352400\",\"opened_by\":\"agent1\","
-	          "\"level\":\"0\",\"customer_id\":\"C1\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\"}");
-	CHECK_STR(ops_text(&p.ops),
-	          "RPUSH " P "complaint:K1:history " "{\"event\":\"open\",\"complaint_id\":\"K1\",\"agent\":\"agent1\","
-	          "\"role\":\"agent\",\"ts\":\"2026-11-22T09:00:00.999Z\",\"customer_id\":\"C1\",\"tier\":\"gold\","
-	          "\"severity\":\"high\",\"category\":\"billing\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\","
-	          "\"summary\":\"charged twice\",\"state\":\"open\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":0}\n"
-	          "ZADD " P "complaints:open 1795352400 K1\n"
-	          "ZADD " P "complaints:unassigned 1795352400 K1\n"
-	          "HSET " P "customer:C1:open_complaints K1 {\"complaint_id\":\"K1\",\"state\":\"open\",\"severity\":"
-	          "\"high\",\"category\":\"billing\",\"tier\":\"gold\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":0,"
-	          "\"summary\":\"charged twice\"}\n"
-	          "LPUSH " P "customer:C1:contacts {\"time\":\"2026-11-22T09:00:00.999Z\",\"kind\":\"complaint\","
-	          "\"agent\":\"agent1\",\"summary\":\"complaint open: billing\",\"complaint_id\":\"K1\"}\n"
-	          "LTRIM " P "customer:C1:contacts 0 49\n");
+	CHECK_STR(
+	    fields_text(p.fields),
+	    "{\"state\":\"open\",\"severity\":\"high\",\"tier\":\"gold\",\"category\":\"billing\","
+	    "\"summary\":"
+	    "\"charged twice\",\"opened_at\":\"1795338000\",\"due\":\"1795352400\",\"opened_by\":\"agent1\","
+	    "\"level\":\"0\",\"customer_id\":\"C1\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\"}");
+	CHECK_STR(
+	    ops_text(&p.ops),
+	    "RPUSH " P "complaint:K1:history "
+	    "{\"event\":\"open\",\"complaint_id\":\"K1\",\"agent\":\"agent1\","
+	    "\"role\":\"agent\",\"ts\":\"2026-11-22T09:00:00.999Z\",\"customer_id\":\"C1\",\"tier\":\"gold\","
+	    "\"severity\":\"high\",\"category\":\"billing\",\"phone\":\"+8613800000001\",\"call_id\":\"c1\","
+	    "\"summary\":\"charged twice\",\"state\":\"open\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":0}\n"
+	    "ZADD " P "complaints:open 1795352400 K1\n"
+	    "ZADD " P "complaints:unassigned 1795352400 K1\n"
+	    "HSET " P
+	    "customer:C1:open_complaints K1 {\"complaint_id\":\"K1\",\"state\":\"open\",\"severity\":"
+	    "\"high\",\"category\":\"billing\",\"tier\":\"gold\",\"due\":\"2026-11-22T13:00:00Z\",\"level\":"
+	    "0,"
+	    "\"summary\":\"charged twice\"}\n"
+	    "LPUSH " P "customer:C1:contacts {\"time\":\"2026-11-22T09:00:00.999Z\",\"kind\":\"complaint\","
+	    "\"agent\":\"agent1\",\"summary\":\"complaint open: billing\",\"complaint_id\":\"K1\"}\n"
+	    "LTRIM " P "customer:C1:contacts 0 49\n");
 	projection_free(&p);
 
 	/* The history keeps the entry's stored bytes, not a re-serialisation. */
 	{
 		json_t *entry = json_loads(open_entry, 0, NULL);
 
-		CHECK(projection_compute(P, STREAM_COMPLAINTS, entry, "{ \"as\" : \"stored\" }", NULL, &p, err, 200) == 1);
+		CHECK(projection_compute(P, STREAM_COMPLAINTS, entry, "{ \"as\" : \"stored\" }", NULL, &p,
+		                         err, 200) == 1);
 		const char *want = "RPUSH " P "complaint:K1:history { \"as\" : \"stored\" }\n";
 
 		CHECK(strncmp(ops_text(&p.ops), want, strlen(want)) == 0);
@@ -228,9 +246,10 @@ static void test_complaint_open(void)
 }
 
 static const char opened_state[] =
-	"{\"state\":\"open\",\"severity\":\"high\",\"tier\":\"gold\",\"category\":\"billing\",\"summary\":\"charged twice\","
-	"\"opened_at\":\"1795338000\",\"due\":\"1795352400\",\"opened_by\":\"agent1\",\"level\":\"0\","
-	"\"customer_id\":\"C1\",\"v\":\"1\"}";
+    "{\"state\":\"open\",\"severity\":\"high\",\"tier\":\"gold\",\"category\":\"billing\",\"summary\":"
+    "\"charged twice\","
+    "\"opened_at\":\"1795338000\",\"due\":\"1795352400\",\"opened_by\":\"agent1\",\"level\":\"0\","
+    "\"customer_id\":\"C1\",\"v\":\"1\"}";
 
 static void test_complaint_claim_wait_resume_escalate(void)
 {
@@ -246,7 +265,7 @@ static void test_complaint_claim_wait_resume_escalate(void)
 	CHECK_STR(json_string_value(json_object_get(p.state, "state")), "open");
 	CHECK(strstr(ops_text(&p.ops), "ZREM " P "complaints:unassigned K1\n") != NULL);
 	CHECK(strstr(ops_text(&p.ops), "\"owner\":\"agent2\"") != NULL); /* in the customer's card */
-	CHECK(strstr(ops_text(&p.ops), "LPUSH") == NULL);                  /* a claim is no contact */
+	CHECK(strstr(ops_text(&p.ops), "LPUSH") == NULL);                /* a claim is no contact */
 	{
 		json_t *before = json_loads(opened_state, 0, NULL);
 
@@ -255,35 +274,43 @@ static void test_complaint_claim_wait_resume_escalate(void)
 	}
 	projection_free(&p);
 
-	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"wait\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T09:20:00.000Z\",\"state\":\"waiting\",\"due\":\"2026-11-22T13:00:00Z\"}",
-	              opened_state, &p, err) == 1);
+	CHECK(
+	    project(
+	        STREAM_COMPLAINTS,
+	        "{\"event\":\"wait\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
+	        "\"ts\":\"2026-11-22T09:20:00.000Z\",\"state\":\"waiting\",\"due\":\"2026-11-22T13:00:00Z\"}",
+	        opened_state, &p, err) == 1);
 	CHECK_STR(fields_text(p.fields), "{\"state\":\"waiting\",\"paused_at\":\"1795339200\"}");
 	projection_free(&p);
 
 	CHECK(project(STREAM_COMPLAINTS,
 	              "{\"event\":\"resume\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"in_progress\",\"due\":\"2026-11-22T13:10:00Z\"}",
+	              "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"in_progress\",\"due\":\"2026-11-22T13:"
+	              "10:00Z\"}",
 	              opened_state, &p, err) == 1);
-	CHECK_STR(fields_text(p.fields), "{\"state\":\"in_progress\",\"due\":\"1795353000\",\"paused_at\":\"\"}");
+	CHECK_STR(fields_text(p.fields),
+	          "{\"state\":\"in_progress\",\"due\":\"1795353000\",\"paused_at\":\"\"}");
 	projection_free(&p);
 
-	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"escalate\",\"complaint_id\":\"K1\",\"agent\":\"super1\",\"role\":\"supervisor\","
-	              "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-22T11:00:00Z\","
-	              "\"level\":1}",
-	              opened_state, &p, err) == 1);
+	CHECK(
+	    project(STREAM_COMPLAINTS,
+	            "{\"event\":\"escalate\",\"complaint_id\":\"K1\",\"agent\":\"super1\",\"role\":"
+	            "\"supervisor\","
+	            "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-22T11:00:00Z\","
+	            "\"level\":1}",
+	            opened_state, &p, err) == 1);
 	CHECK_STR(fields_text(p.fields), "{\"state\":\"open\",\"level\":\"1\",\"due\":\"1795345200\"}");
 	CHECK(strstr(ops_text(&p.ops), "ZADD " P "complaints:open 1795345200 K1\n") != NULL);
 	projection_free(&p);
 
 	/* A calendar that never opens: the deadline that never comes stays so. */
-	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"escalate\",\"complaint_id\":\"K1\",\"agent\":\"super1\",\"role\":\"supervisor\","
-	              "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"open\",\"due\":\"9999-12-31T23:59:59Z\","
-	              "\"level\":1}",
-	              opened_state, &p, err) == 1);
+	CHECK(
+	    project(STREAM_COMPLAINTS,
+	            "{\"event\":\"escalate\",\"complaint_id\":\"K1\",\"agent\":\"super1\",\"role\":"
+	            "\"supervisor\","
+	            "\"ts\":\"2026-11-22T09:30:00.000Z\",\"state\":\"open\",\"due\":\"9999-12-31T23:59:59Z\","
+	            "\"level\":1}",
+	            opened_state, &p, err) == 1);
 	CHECK_STR(json_string_value(json_object_get(p.fields, "due")), "9223372036854775807");
 	projection_free(&p);
 }
@@ -293,33 +320,39 @@ static void test_complaint_resolve_reopen(void)
 	struct projection p;
 	char err[200];
 
-	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"resolve\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T10:00:00.000Z\",\"customer_id\":\"C1\",\"state\":\"resolved\","
-	              "\"due\":\"2026-11-22T13:00:00Z\",\"resolution\":\"refunded\"}",
-	              opened_state, &p, err) == 1);
-	CHECK_STR(fields_text(p.fields), "{\"state\":\"resolved\",\"resolved_at\":\"1795341600\",\"resolution\":"
-	                                 "\"refunded\"}");
-	CHECK(strstr(ops_text(&p.ops), "ZREM " P "complaints:open K1\nZREM " P "complaints:unassigned K1\n"
-	                               "HDEL " P "customer:C1:open_complaints K1\nLPUSH " P "customer:C1:contacts "
-	                               "{\"time\":\"2026-11-22T10:00:00.000Z\",\"kind\":\"complaint\",\"agent\":"
-	                               "\"agent2\",\"summary\":\"complaint resolve: billing\"") != NULL);
+	CHECK(
+	    project(STREAM_COMPLAINTS,
+	            "{\"event\":\"resolve\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
+	            "\"ts\":\"2026-11-22T10:00:00.000Z\",\"customer_id\":\"C1\",\"state\":\"resolved\","
+	            "\"due\":\"2026-11-22T13:00:00Z\",\"resolution\":\"refunded\"}",
+	            opened_state, &p, err) == 1);
+	CHECK_STR(fields_text(p.fields),
+	          "{\"state\":\"resolved\",\"resolved_at\":\"1795341600\",\"resolution\":"
+	          "\"refunded\"}");
+	CHECK(strstr(ops_text(&p.ops),
+	             "ZREM " P "complaints:open K1\nZREM " P "complaints:unassigned K1\n"
+	             "HDEL " P "customer:C1:open_complaints K1\nLPUSH " P "customer:C1:contacts "
+	             "{\"time\":\"2026-11-22T10:00:00.000Z\",\"kind\":\"complaint\",\"agent\":"
+	             "\"agent2\",\"summary\":\"complaint resolve: billing\"") != NULL);
 	projection_free(&p);
 
-	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"reopen\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
-	              "\"ts\":\"2026-11-22T11:00:00.000Z\",\"customer_id\":\"C1\",\"state\":\"open\","
-	              "\"due\":\"2026-11-22T15:00:00Z\"}",
-	              "{\"state\":\"closed\",\"owner\":\"agent2\",\"reopened\":\"2\",\"due\":\"1\",\"v\":\"9\"}", &p,
-	              err) == 1);
-	CHECK_STR(fields_text(p.fields), "{\"state\":\"open\",\"due\":\"1795359600\",\"owner\":\"\",\"reopened\":\"3\"}");
+	CHECK(project(
+	          STREAM_COMPLAINTS,
+	          "{\"event\":\"reopen\",\"complaint_id\":\"K1\",\"agent\":\"agent2\",\"role\":\"agent\","
+	          "\"ts\":\"2026-11-22T11:00:00.000Z\",\"customer_id\":\"C1\",\"state\":\"open\","
+	          "\"due\":\"2026-11-22T15:00:00Z\"}",
+	          "{\"state\":\"closed\",\"owner\":\"agent2\",\"reopened\":\"2\",\"due\":\"1\",\"v\":\"9\"}",
+	          &p, err) == 1);
+	CHECK_STR(fields_text(p.fields),
+	          "{\"state\":\"open\",\"due\":\"1795359600\",\"owner\":\"\",\"reopened\":\"3\"}");
 	CHECK(strstr(ops_text(&p.ops), "ZADD " P "complaints:unassigned 1795359600 K1\n") != NULL);
 	{
 		struct journal_ops ops = {0};
 		json_t *before = json_pack("{s:s}", "v", "9");
 
 		projection_state_write(&p, before, &ops);
-		CHECK_STR(ops_text(&ops), "HSET " P "complaint:K1 state open due 1795359600 owner  reopened 3 v 10\n");
+		CHECK_STR(ops_text(&ops),
+		          "HSET " P "complaint:K1 state open due 1795359600 owner  reopened 3 v 10\n");
 		journal_ops_free(&ops);
 		json_decref(before);
 	}
@@ -331,15 +364,16 @@ static void test_refusals(void)
 	struct projection p;
 	char err[200];
 	static const char *const bad[] = {
-		"{\"event\":\"offer\",\"call_id\":\"a:b\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
-		"\"state\":\"offered\"}",
-		"{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
-		"\"state\":\"offered\",\"customer_id\":\"C 1\"}",
-		"{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"state\":\"offered\"}",
-		"{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"yesterday\",\"state\":\"offered\"}",
-		"{\"event\":\"dance\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
-		"\"state\":\"offered\"}",
-		"[1,2]",
+	    "{\"event\":\"offer\",\"call_id\":\"a:b\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
+	    "\"state\":\"offered\"}",
+	    "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
+	    "\"state\":\"offered\",\"customer_id\":\"C 1\"}",
+	    "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"state\":\"offered\"}",
+	    "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"yesterday\",\"state\":"
+	    "\"offered\"}",
+	    "{\"event\":\"dance\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
+	    "\"state\":\"offered\"}",
+	    "[1,2]",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -348,13 +382,15 @@ static void test_refusals(void)
 		CHECK(p.fields == NULL && p.ops.n == 0);
 	}
 	CHECK(project(STREAM_COMPLAINTS,
-	              "{\"event\":\"open\",\"complaint_id\":\"K2\",\"agent\":\"a\",\"ts\":\"2026-11-22T09:00:00.000Z\","
+	              "{\"event\":\"open\",\"complaint_id\":\"K2\",\"agent\":\"a\",\"ts\":\"2026-11-22T09:00:"
+	              "00.000Z\","
 	              "\"state\":\"open\",\"severity\":\"low\",\"tier\":\"lead\",\"category\":\"x\"}",
 	              "{}", &p, err) == -1);
 	CHECK(strstr(err, "summary") != NULL);
 	/* A spooled write the rules refused later: logged, changes nothing. */
 	CHECK(project(STREAM_CALLS,
-	              "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00.000Z\","
+	              "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"x\",\"ts\":\"2026-11-22T09:00:00."
+	              "000Z\","
 	              "\"rejected\":\"conflict: call c1 is ended; cannot answer\",\"spooled\":true}",
 	              "{}", &p, err) == 0);
 	CHECK(p.fields == NULL && p.ops.n == 0);
@@ -366,30 +402,31 @@ static void test_derived_keys(void)
 		const char *key;
 		enum key_derived kind;
 	} cases[] = {
-		{P "call:c-1", KEY_DERIVED_CALL},
-		{P "calls:open", KEY_DERIVED},
-		{P "complaint:K1", KEY_DERIVED},
-		{P "complaint:K1:history", KEY_DERIVED},
-		{P "complaints:open", KEY_DERIVED},
-		{P "complaints:unassigned", KEY_DERIVED},
-		{P "customer:C1:contacts", KEY_DERIVED},
-		{P "customer:C1:open_complaints", KEY_DERIVED},
-		{P "customer:C1", KEY_NOT_DERIVED},
-		{P "customer::contacts", KEY_NOT_DERIVED},
-		{P "complaint:K1:notes", KEY_NOT_DERIVED},
-		{P "call:", KEY_NOT_DERIVED},
-		{P "call:a:b", KEY_NOT_DERIVED},
-		{P "calls:other", KEY_NOT_DERIVED},
-		{P "log:calls", KEY_NOT_DERIVED},
-		{P "idem:agent1:r1", KEY_NOT_DERIVED},
-		{P "rebuild:stage:call:c1", KEY_NOT_DERIVED},
-		{P "phone:+861", KEY_NOT_DERIVED},
-		{"other:call:c1", KEY_NOT_DERIVED},
+	    {P "call:c-1", KEY_DERIVED_CALL},
+	    {P "calls:open", KEY_DERIVED},
+	    {P "complaint:K1", KEY_DERIVED},
+	    {P "complaint:K1:history", KEY_DERIVED},
+	    {P "complaints:open", KEY_DERIVED},
+	    {P "complaints:unassigned", KEY_DERIVED},
+	    {P "customer:C1:contacts", KEY_DERIVED},
+	    {P "customer:C1:open_complaints", KEY_DERIVED},
+	    {P "customer:C1", KEY_NOT_DERIVED},
+	    {P "customer::contacts", KEY_NOT_DERIVED},
+	    {P "complaint:K1:notes", KEY_NOT_DERIVED},
+	    {P "call:", KEY_NOT_DERIVED},
+	    {P "call:a:b", KEY_NOT_DERIVED},
+	    {P "calls:other", KEY_NOT_DERIVED},
+	    {P "log:calls", KEY_NOT_DERIVED},
+	    {P "idem:agent1:r1", KEY_NOT_DERIVED},
+	    {P "rebuild:stage:call:c1", KEY_NOT_DERIVED},
+	    {P "phone:+861", KEY_NOT_DERIVED},
+	    {"other:call:c1", KEY_NOT_DERIVED},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		check_report(key_derived_kind(P, cases[i].key, strlen(cases[i].key)) == cases[i].kind, __FILE__, __LINE__,
-		             "key_derived_kind(%s) is not %d", cases[i].key, (int)cases[i].kind);
+		check_report(key_derived_kind(P, cases[i].key, strlen(cases[i].key)) == cases[i].kind,
+		             __FILE__, __LINE__, "key_derived_kind(%s) is not %d", cases[i].key,
+		             (int)cases[i].kind);
 }
 
 static void test_ops_list(void)
