@@ -659,10 +659,16 @@ static int swap(struct rebuild *b)
 				b->renamed += (unsigned long long)e->element[0]->integer;
 			else if (e->type == REDIS_REPLY_INTEGER)
 				b->removed += (unsigned long long)e->integer;
-			else
+			else {
 				fprintf(stderr, WHO ": part of the swap failed: %s\n",
 				        e->type == REDIS_REPLY_ERROR ? e->str : "unexpected answer");
+				result = -1;
+			}
 		}
+		/* Redis does not undo the rest of a transaction. */
+		if (result < 0)
+			fprintf(stderr,
+			        WHO ": the projections may be partly rebuilt; run the rebuild again\n");
 	}
 	freeReplyObject(r);
 	return result;
@@ -717,8 +723,7 @@ static int run(struct rebuild *b)
 		return CLI_FAILED;
 	fprintf(stderr,
 	        WHO ": %llu entries replayed (%llu changed nothing, %llu not projected); %llu keys rebuilt, "
-	            "%llu stale "
-	            "removed, %llu screen-pop call links kept\n",
+	            "%llu stale removed, %llu screen-pop call links kept\n",
 	        b->entries, b->unchanged, b->findings, b->renamed, b->removed, b->pop_links);
 	return b->findings ? CLI_FINDINGS : CLI_OK;
 }
