@@ -1,7 +1,6 @@
 #include "journal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,57 +64,6 @@ int journal_stream_from_name(const char *s, size_t len)
 		if (strlen(stream_names[i]) == len && memcmp(stream_names[i], s, len) == 0)
 			return i;
 	return -1;
-}
-
-/* ---- ops ---- */
-
-void journal_ops_add(struct journal_ops *ops, int argc, const char **argv)
-{
-	size_t need = ops->n + (size_t)argc + 1;
-	char count[16];
-
-	if (ops->failed)
-		return;
-	if (need > ops->cap) {
-		size_t cap = ops->cap ? ops->cap * 2 : 16;
-		char **grown;
-
-		while (cap < need)
-			cap *= 2;
-		grown = realloc(ops->argv, cap * sizeof(*grown));
-		if (grown == NULL) {
-			ops->failed = true; /* journal_submit refuses the whole append */
-			return;
-		}
-		ops->argv = grown;
-		ops->cap = cap;
-	}
-	snprintf(count, sizeof(count), "%d", argc);
-	ops->argv[ops->n++] = strdup(count);
-	for (int i = 0; i < argc; i++)
-		ops->argv[ops->n++] = strdup(argv[i]);
-	for (size_t i = need - (size_t)argc - 1; i < need; i++)
-		ops->failed |= ops->argv[i] == NULL;
-}
-
-void journal_ops_addf(struct journal_ops *ops, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-
-	va_start(ap, argc);
-	for (int i = 0; i < argc && i < 16; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	journal_ops_add(ops, argc < 16 ? argc : 16, argv);
-}
-
-void journal_ops_free(struct journal_ops *ops)
-{
-	for (size_t i = 0; i < ops->n; i++)
-		free(ops->argv[i]);
-	free(ops->argv);
-	memset(ops, 0, sizeof(*ops));
 }
 
 static void append_free(struct journal_append *a)

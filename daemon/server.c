@@ -1,15 +1,18 @@
 #include "server.h"
 
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "addr_throttle.h"
 #include "durability.h"
 #include "journal.h"
+#include "keys.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -179,11 +182,36 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	start_drain(srv, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+static void on_client_named(redisReply *r, void *arg)
+{
+	if (r && r->type == REDIS_REPLY_ERROR)
+		log_warn("redis: CLIENT SETNAME refused: %.*s", (int)r->len, r->str);
+}
+
+/* Name the writing connection "hotlined:<host>:<pid>", so CLIENT LIST
+ * shows which instances write (hotline replay --rebuild refuses to run
+ * beside them).  A name may not contain spaces: the host name is reduced
+ * to [A-Za-z0-9.-]. */
+static void name_redis_link(struct server *srv)
+{
+	char host[64] = "", name[128];
+
+	gethostname(host, sizeof(host) - 1);
+	for (char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			*p = '_';
+	snprintf(name, sizeof(name), "%s:%s:%ld", KEY_WRITER_CLIENT_NAME, host[0] ? host : "unknown", (long)getpid());
+	if (redis_link_command(srv->redis, on_client_named, NULL, 3, (const char *[]){"CLIENT", "SETNAME", name},
+	                       NULL) != 0)
+		log_warn("redis: cannot queue CLIENT SETNAME");
+}
+
 static void on_redis_state(enum redis_link_state state, void *arg)
 {
 	struct server *srv = arg;
 
 	if (state == REDIS_LINK_UP) {
+		name_redis_link(srv);
 		durability_link_up(srv->durability);
 		journal_link_up(srv->journal);
 		spooler_link_up(srv->spooler);

@@ -21,6 +21,7 @@
 #include "cli_target.h"
 #include "config.h"
 #include "line_client.h"
+#include "term_text.h"
 
 #define WHO            "hotline tail"
 #define ID_MAX         48 /* "<ms>-<seq>": two 64-bit numbers and a dash */
@@ -178,40 +179,6 @@ static bool id_after(const char *id, const char *last)
 /* ------------------------------------------------------------------------ */
 /* Output */
 
-static size_t utf8_seq_len(unsigned char b)
-{
-	return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-}
-
-/* Copy src for a terminal: control characters (C0, DEL, C1), which could
- * be escape sequences smuggled in through a summary, become '?'; more than
- * max_chars characters are cut to max_chars - 3 plus "...".  src is valid
- * UTF-8 (jansson checked it).  dst holds at least 4 * max_chars + 4. */
-static void clean(char *dst, size_t size, const char *src, size_t max_chars)
-{
-	const unsigned char *p = (const unsigned char *)src;
-	size_t chars = 0, keep, o = 0;
-
-	for (const unsigned char *q = p; *q; q++)
-		chars += (*q & 0xC0) != 0x80;
-	keep = chars > max_chars ? max_chars - 3 : chars;
-	for (size_t i = 0; i < keep && *p && o + 8 < size; i++) {
-		size_t n = utf8_seq_len(*p);
-
-		if (*p < 0x20 || *p == 0x7f || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
-			dst[o++] = '?';
-		} else {
-			for (size_t k = 0; k < n && p[k]; k++)
-				dst[o++] = (char)p[k];
-		}
-		for (size_t k = 0; k < n && *p; k++)
-			p++;
-	}
-	if (keep < chars)
-		o += (size_t)snprintf(dst + o, size - o, "...");
-	dst[o] = '\0';
-}
-
 static const char *str_field(json_t *ev, const char *key)
 {
 	return json_string_value(json_object_get(ev, key));
@@ -226,7 +193,7 @@ static void add_field(char *buf, size_t size, json_t *ev, const char *key, const
 
 	if (v == NULL || n + 2 >= size)
 		return;
-	clean(c, sizeof(c), v, max);
+	term_clean(c, sizeof(c), v, max);
 	snprintf(buf + n, size - n, "%s%s%s", n ? " " : "", label, c);
 }
 
@@ -286,9 +253,9 @@ static int print_human(const struct tail *t, int stream, json_t *ev)
 	const char *e = str_field(ev, "event"), *a = str_field(ev, "agent"), *ti = str_field(ev, "tier");
 
 	local_time(ev, when);
-	clean(event, sizeof(event), e ? e : "-", 16);
-	clean(agent, sizeof(agent), a ? a : "-", FIELD_CHARS);
-	clean(tier, sizeof(tier), ti ? ti : "-", 16);
+	term_clean(event, sizeof(event), e ? e : "-", 16);
+	term_clean(agent, sizeof(agent), a ? a : "-", FIELD_CHARS);
+	term_clean(tier, sizeof(tier), ti ? ti : "-", 16);
 	summary(ev, stream, sum, sizeof(sum));
 	return printf("%s%s %-10s %-9s %-12s %-8s %s%s\n", colour ? colour : "", when, stream_name[stream],
 	              event, agent, tier, sum, colour ? "\033[0m" : "");

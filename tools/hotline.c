@@ -15,9 +15,8 @@ static const struct subcommand subcommands[] = {
 	{"passwd", cmd_passwd, "read a secret and print its Argon2id hash for the config's users list"},
 	{"import", cmd_import, "load customers (import customers FILE) or an Asterisk queue_log (import queue-log FILE)"},
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
+	{"replay", cmd_replay, "the timeline of a call, customer or time range; --rebuild the projections; --to HOST:PORT re-drives it"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
-	/* Until cmd_replay.c (timelines, --rebuild) dispatches `replay --to` to it. */
-	{"replay", replay_to, "re-drive the recorded log into a running hotlined (replay --to HOST:PORT)"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
 };
 
