@@ -21,6 +21,7 @@ struct cli_target {
 	char address[400]; /* as shown in messages */
 	struct phone_rules phone;
 	unsigned connect_ms, command_ms;
+	unsigned reopen_window_h; /* complaints.reopen_window_h (the audit judges reopens by it) */
 };
 
 /* Fill t.  config NULL: the default file if it exists, else the daemon's

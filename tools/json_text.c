@@ -72,6 +72,20 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+/* Whether any of the 8 bytes at p is '"', '\\', a control character or
+ * not ASCII (bit tricks from "Bit Twiddling Hacks": a byte below n sets
+ * its top bit in (v - n*ONES) & ~v; exact as to whether any byte does). */
+static bool special8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t v, quote, backslash;
+
+	memcpy(&v, p, 8);
+	quote = v ^ (ones * '"');
+	backslash = v ^ (ones * '\\');
+	return (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | v) & highs;
+}
+
 /* At the opening quote: check the string, leave p after the closing one. */
 static bool scan_string(struct scan *s, bool *escaped)
 {
@@ -79,7 +93,9 @@ static bool scan_string(struct scan *s, bool *escaped)
 
 	*escaped = false;
 	for (;;) {
-		/* The common case first: plain ASCII. */
+		/* The common case first: plain ASCII, eight bytes at a time. */
+		while (end - p >= 8 && !special8(p))
+			p += 8;
 		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		if (p >= end) {
@@ -106,13 +122,19 @@ static bool scan_string(struct scan *s, bool *escaped)
 		}
 		/* a backslash */
 		*escaped = true;
-		if (end - p < 2 || !strchr("\"\\/bfnrtu", p[1]) || p[1] == '\0') {
+		if (end - p < 2) {
 			s->p = (const char *)p;
 			return fail(s, "invalid escape");
 		}
-		if (p[1] != 'u') {
+		switch (p[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
 			p += 2;
 			continue;
+		case 'u':
+			break;
+		default:
+			s->p = (const char *)p;
+			return fail(s, "invalid escape");
 		}
 		long cp = end - p >= 6 ? hex4((const char *)p + 2) : -1;
 
@@ -466,6 +488,8 @@ bool json_escape(struct text_buf *b, const char *s, size_t len)
 	while (p < end) {
 		const unsigned char *run = p;
 
+		while (end - p >= 8 && !special8(p))
+			p += 8;
 		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		text_buf_add(b, run, (size_t)(p - run));

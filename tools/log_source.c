@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "json_text.h"
+#include "reply_arena.h"
 
 /* Entries fetched per XRANGE: large enough that round trips do not
  * dominate, small enough that a chunk of big entries stays a few MB. */
@@ -192,6 +193,7 @@ bool log_time_to_id(const char *text, bool end, char out[LOG_ID_MAX])
 
 struct stream_cursor {
 	char key[320];
+	struct reply_arena arena; /* holds chunk */
 	redisReply *chunk;
 	size_t next;     /* index of the next element of chunk to return */
 	bool exhausted;  /* the last XRANGE returned less than a full chunk */
@@ -286,33 +288,34 @@ static int cursor_fill(struct log_source *s, struct stream_cursor *c)
 
 	if (c->chunk && c->next < c->chunk->elements)
 		return 1;
-	freeReplyObject(c->chunk);
-	c->chunk = NULL;
+	c->chunk = NULL; /* its memory is reused for the next one */
 	c->next = 0;
 	if (c->exhausted)
 		return 0;
-	r = redisCommand(s->rc, "XRANGE %s %s %s COUNT %d", c->key, c->after, s->sel.to_id ? s->sel.to_id : "+",
-	                 CHUNK);
+	r = reply_arena_command(s->rc, &c->arena, "XRANGE %s %s %s COUNT %d", c->key, c->after,
+	                        s->sel.to_id ? s->sel.to_id : "+", CHUNK);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		set_error(s, "reading %s: %s", c->key,
 		          r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : s->rc->errstr);
-		freeReplyObject(r);
 		return -1;
 	}
 	if (r->elements < CHUNK)
 		c->exhausted = true;
-	if (r->elements == 0) {
-		freeReplyObject(r);
+	if (r->elements == 0)
 		return 0;
-	}
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
 
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING) {
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_ARRAY) {
 			set_error(s, "reading %s: an entry of unexpected shape", c->key);
-			freeReplyObject(r);
 			return -1;
 		}
+		for (size_t j = 0; j < e->element[1]->elements; j++)
+			if (e->element[1]->element[j]->type != REDIS_REPLY_STRING) {
+				set_error(s, "reading %s: an entry of unexpected shape", c->key);
+				return -1;
+			}
 	}
 	c->chunk = r;
 	snprintf(c->after, sizeof(c->after), "(%s", r->element[r->elements - 1]->element[0]->str);
@@ -386,10 +389,9 @@ static int next_from_redis(struct log_source *s, struct log_record *r)
 	snprintf(r->id, sizeof(r->id), "%s", e->element[0]->str);
 	r->id_ms = best_ms;
 	r->id_n = best_n;
-	if (fields->type == REDIS_REPLY_ARRAY)
-		for (size_t i = 0; i + 1 < fields->elements; i += 2)
-			record_add_field(r, fields->element[i]->str, fields->element[i]->len, fields->element[i + 1]->str,
-			                 fields->element[i + 1]->len);
+	for (size_t i = 0; i + 1 < fields->elements; i += 2)
+		record_add_field(r, fields->element[i]->str, fields->element[i]->len, fields->element[i + 1]->str,
+		                 fields->element[i + 1]->len);
 	return 1;
 }
 
@@ -603,7 +605,7 @@ void log_source_close(struct log_source *s)
 	if (s == NULL)
 		return;
 	for (int i = 0; i < LOG_STREAM_COUNT; i++)
-		freeReplyObject(s->cur[i].chunk);
+		reply_arena_free(&s->cur[i].arena);
 	if (s->close_fd && s->fd >= 0)
 		close(s->fd);
 	free(s->buf);

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/read.h>
+
 #include "log_source.h"
+#include "reply_arena.h"
 
 #include "check.h"
 
@@ -193,11 +196,61 @@ static void long_line(void)
 	unlink(path);
 }
 
+/* Replies built in the arena look like hiredis's own, and the arena's
+ * memory is reused from one reply to the next. */
+static void arena_replies(void)
+{
+	static const char reply[] = "*3\r\n*2\r\n$3\r\n1-0\r\n*4\r\n$3\r\nseq\r\n$1\r\n1\r\n$5\r\nentry\r\n$2\r\n{}\r\n"
+	                            ":42\r\n$-1\r\n";
+	struct reply_arena a = {0};
+	redisReader *rd = redisReaderCreateWithFunctions(&reply_arena_functions);
+	void *obj = NULL;
+	redisReply *r;
+	size_t blocks;
+	static char big[3 << 20];
+	char head[32];
+
+	rd->privdata = &a;
+	CHECK(redisReaderFeed(rd, reply, sizeof(reply) - 1) == REDIS_OK);
+	CHECK(redisReaderGetReply(rd, &obj) == REDIS_OK && obj != NULL);
+	r = obj;
+	CHECK(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+	CHECK(r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2);
+	CHECK(strcmp(r->element[0]->element[0]->str, "1-0") == 0);
+	CHECK(r->element[0]->element[1]->elements == 4);
+	CHECK(r->element[0]->element[1]->element[3]->len == 2 &&
+	      strcmp(r->element[0]->element[1]->element[3]->str, "{}") == 0);
+	CHECK(r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer == 42);
+	CHECK(r->element[2]->type == REDIS_REPLY_NIL);
+	blocks = a.n;
+	CHECK(blocks == 1);
+
+	/* a string bigger than a block gets a block of its own ... */
+	memset(big, 'x', sizeof(big));
+	snprintf(head, sizeof(head), "$%zu\r\n", sizeof(big));
+	reply_arena_reset(&a);
+	CHECK(redisReaderFeed(rd, head, strlen(head)) == REDIS_OK && redisReaderFeed(rd, big, sizeof(big)) == REDIS_OK &&
+	      redisReaderFeed(rd, "\r\n", 2) == REDIS_OK);
+	CHECK(redisReaderGetReply(rd, &obj) == REDIS_OK && obj != NULL);
+	r = obj;
+	CHECK(r->type == REDIS_REPLY_STRING && r->len == sizeof(big) && r->str[sizeof(big) - 1] == 'x');
+	blocks = a.n;
+	/* ... and the same again needs no new memory */
+	reply_arena_reset(&a);
+	CHECK(redisReaderFeed(rd, head, strlen(head)) == REDIS_OK && redisReaderFeed(rd, big, sizeof(big)) == REDIS_OK &&
+	      redisReaderFeed(rd, "\r\n", 2) == REDIS_OK);
+	CHECK(redisReaderGetReply(rd, &obj) == REDIS_OK && obj != NULL);
+	CHECK(a.n == blocks);
+	redisReaderFree(rd);
+	reply_arena_free(&a);
+}
+
 int main(void)
 {
 	times();
 	file_reading();
 	exact_bytes();
 	long_line();
+	arena_replies();
 	return check_summary("log_source");
 }
