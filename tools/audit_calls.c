@@ -213,6 +213,8 @@ static void report_stale(struct audit *a, uint64_t now_ms, bool at_end)
 		a->out_of_memory = true;
 		return;
 	}
+	if (n == 0)
+		return;
 	qsort(old, n, sizeof(*old), by_last_entry);
 	audit_format_time(now_ms, when);
 	for (size_t i = 0; i < n; i++) {

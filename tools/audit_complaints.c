@@ -242,6 +242,8 @@ void audit_complaints_finish(struct audit *a)
 		a->out_of_memory = true;
 		return;
 	}
+	if (n == 0)
+		return;
 	qsort(left, n, sizeof(*left), by_last_entry);
 	for (size_t i = 0; i < n; i++) {
 		const struct open_complaint *k = left[i];

@@ -63,8 +63,11 @@ void report_begin(struct audit_report *rep, FILE *out, bool json, const struct r
 	}
 	fprintf(out, "hotline audit of ");
 	put_safe(out, h->source);
-	fprintf(out, ", %s%s%s%s%s\n", h->from_id ? "from " : "", h->from_id ? h->from_id : "",
-	        h->from_id && h->to_id ? " " : "", h->to_id ? "to " : "", h->to_id ? h->to_id : "");
+	if (h->from_id)
+		fprintf(out, ", from stream id %s", h->from_id);
+	if (h->to_id)
+		fprintf(out, ", to stream id %s", h->to_id);
+	fputc('\n', out);
 	fprintf(out, "open calls and deadlines judged at %s; a call open longer than %s is a finding\n\n", end, age);
 }
 
