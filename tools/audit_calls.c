@@ -97,7 +97,8 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 		f.kind = "rejected";
 		f.notice = true;
 		audit_emit(a, &f, "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
-		           (int)e->event.len, e->event.p, (int)(e->rejected.len > 300 ? 300 : e->rejected.len),
+		           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p,
+		           (int)(e->rejected.len > 300 ? 300 : e->rejected.len),
 		           e->rejected.p);
 		return;
 	}
