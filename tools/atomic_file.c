@@ -20,7 +20,8 @@ bool atomic_file_open(struct atomic_file *af, const char *path, char *err, size_
 	snprintf(af->tmp, sizeof(af->tmp), "%s.tmpXXXXXX", path);
 	fd = mkostemp(af->tmp, O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, err_len, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+		snprintf(err, err_len, "%s: cannot create a temporary file next to it: %s", path,
+		         strerror(errno));
 		return false;
 	}
 	af->f = fdopen(fd, "w");
@@ -80,7 +81,8 @@ bool atomic_file_commit(struct atomic_file *af, char *err, size_t err_len)
 	if (sync_dir(af->path) != 0) {
 		/* The file is complete and in place; only its durability across a
 		 * power cut is in doubt. */
-		snprintf(err, err_len, "%s: written, but syncing its directory failed: %s", af->path, strerror(errno));
+		snprintf(err, err_len, "%s: written, but syncing its directory failed: %s", af->path,
+		         strerror(errno));
 		return false;
 	}
 	return true;

@@ -45,11 +45,20 @@ bool audit_parse_duration(const char *text, uint64_t *ms)
 		if (p == digits)
 			return false;
 		switch (*p++) {
-		case 's': unit = 1000; break;
-		case 'm': unit = 60000; break;
-		case 'h': unit = 3600000; break;
-		case 'd': unit = 86400000; break;
-		default: return false;
+		case 's':
+			unit = 1000;
+			break;
+		case 'm':
+			unit = 60000;
+			break;
+		case 'h':
+			unit = 3600000;
+			break;
+		case 'd':
+			unit = 86400000;
+			break;
+		default:
+			return false;
 		}
 		if (n > (UINT64_MAX - total) / unit)
 			return false;
@@ -95,8 +104,14 @@ static void integrity_finding(void *arg, const struct integrity_finding *i)
 {
 	struct audit *a = arg;
 	struct audit_finding f = {
-		.check = AUDIT_INTEGRITY, .kind = integrity_kind_name(i->kind), .stream = i->stream, .id = i->id,
-		.related = i->related, .missing_from = i->missing_from, .missing_to = i->missing_to, .detail = i->detail,
+	    .check = AUDIT_INTEGRITY,
+	    .kind = integrity_kind_name(i->kind),
+	    .stream = i->stream,
+	    .id = i->id,
+	    .related = i->related,
+	    .missing_from = i->missing_from,
+	    .missing_to = i->missing_to,
+	    .detail = i->detail,
 	};
 
 	a->sink(a->sink_arg, &f);
@@ -156,8 +171,8 @@ bool audit_record(struct audit *a, const struct log_record *r)
 		a->scratch_cap = r->entry_len;
 	}
 	if (!audit_entry_parse(r->stream, r->entry, r->entry_len, a->scratch, &e, why, sizeof(why))) {
-		struct audit_finding f = {.check = AUDIT_CONSISTENCY, .kind = "malformed_entry", .stream = r->stream,
-		                          .id = r->id};
+		struct audit_finding f = {
+		    .check = AUDIT_CONSISTENCY, .kind = "malformed_entry", .stream = r->stream, .id = r->id};
 
 		audit_emit(a, &f, "%s", why);
 	} else if (r->stream == LOG_CALLS) {
@@ -165,8 +180,8 @@ bool audit_record(struct audit *a, const struct log_record *r)
 	} else {
 		audit_complaint_entry(a, r, &e);
 	}
-	if (++a->since_sweep >= SWEEP_EVERY && a->since_sweep >= a->calls.count + a->complaints.count +
-	                                                              a->fig.fcr.customers.count) {
+	if (++a->since_sweep >= SWEEP_EVERY &&
+	    a->since_sweep >= a->calls.count + a->complaints.count + a->fig.fcr.customers.count) {
 		a->since_sweep = 0;
 		audit_calls_sweep(a);
 		audit_complaints_sweep(a);

@@ -29,12 +29,12 @@ enum audit_check { AUDIT_INTEGRITY, AUDIT_CONSISTENCY, AUDIT_SLA, AUDIT_CHECK_CO
 
 struct audit_finding {
 	enum audit_check check;
-	const char *kind;   /* e.g. "modified", "no_offer", "resolved_late" */
-	bool notice;        /* worth knowing, not a problem (a rejected write) */
+	const char *kind; /* e.g. "modified", "no_offer", "resolved_late" */
+	bool notice;      /* worth knowing, not a problem (a rejected write) */
 	enum log_stream stream;
-	const char *id;      /* the stream entry */
-	const char *object;  /* the call or complaint id, or NULL */
-	const char *related; /* another entry involved, or NULL */
+	const char *id;                    /* the stream entry */
+	const char *object;                /* the call or complaint id, or NULL */
+	const char *related;               /* another entry involved, or NULL */
 	uint64_t missing_from, missing_to; /* integrity gap */
 	const char *severity, *tier;       /* SLA findings */
 	const char *detail;
@@ -85,7 +85,7 @@ bool audit_parse_duration(const char *text, uint64_t *ms);
 /* ---- for the audit's own modules (audit_calls.c, audit_complaints.c) ---- */
 
 void audit_emit(struct audit *a, const struct audit_finding *f, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* "1h05m", "3d02h", "42s" */
 void audit_format_duration(uint64_t ms, char out[32]);
 /* Compare two stream ids "<ms>-<n>" numerically (malformed ones last). */

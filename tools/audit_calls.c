@@ -30,10 +30,14 @@ bool audit_calls_init(struct audit *a)
 static enum call_state outcome(enum call_event ev)
 {
 	switch (ev) {
-	case CALL_OFFER: return CALL_OFFERED;
-	case CALL_HOLD: return CALL_HELD;
-	case CALL_END: return CALL_ENDED;
-	default: return CALL_ANSWERED;
+	case CALL_OFFER:
+		return CALL_OFFERED;
+	case CALL_HOLD:
+		return CALL_HELD;
+	case CALL_END:
+		return CALL_ENDED;
+	default:
+		return CALL_ANSWERED;
 	}
 }
 
@@ -51,7 +55,8 @@ static void figures_for(struct audit *a, struct open_call *c, const struct audit
 	case CALL_ANSWER:
 		if (!c->owner[0])
 			span_copy(e->agent, c->owner, sizeof(c->owner));
-		figures_call_answered(f, c->owner, strlen(c->owner), c->queue[0] ? c->queue : NULL, strlen(c->queue));
+		figures_call_answered(f, c->owner, strlen(c->owner), c->queue[0] ? c->queue : NULL,
+		                      strlen(c->queue));
 		break;
 	case CALL_HOLD:
 		figures_call_held(f);
@@ -64,16 +69,17 @@ static void figures_for(struct audit *a, struct open_call *c, const struct audit
 		break;
 	case CALL_END:
 		if (next == CALL_ABANDONED || before == CALL_OFFERED) {
-			figures_call_ended(f, true, NULL, 0, c->queue[0] ? c->queue : NULL, strlen(c->queue), false, 0, NULL,
-			                   0, NULL, 0, e->ts_ms);
+			figures_call_ended(f, true, NULL, 0, c->queue[0] ? c->queue : NULL, strlen(c->queue),
+			                   false, 0, NULL, 0, NULL, 0, e->ts_ms);
 			break;
 		}
 		if (!c->owner[0])
 			span_copy(e->agent, c->owner, sizeof(c->owner));
 		figures_call_leg(f, c->owner, strlen(c->owner), false, e->has_leg_ms, e->leg_ms);
-		figures_call_ended(f, false, c->owner, strlen(c->owner), c->queue[0] ? c->queue : NULL, strlen(c->queue),
-		                   e->has_csat, e->csat, c->customer[0] ? c->customer : NULL, strlen(c->customer),
-		                   e->disposition.p, e->disposition.len, e->ts_ms);
+		figures_call_ended(f, false, c->owner, strlen(c->owner), c->queue[0] ? c->queue : NULL,
+		                   strlen(c->queue), e->has_csat, e->csat,
+		                   c->customer[0] ? c->customer : NULL, strlen(c->customer), e->disposition.p,
+		                   e->disposition.len, e->ts_ms);
 		break;
 	default:
 		break;
@@ -83,7 +89,8 @@ static void figures_for(struct audit *a, struct open_call *c, const struct audit
 void audit_call_entry(struct audit *a, const struct log_record *r, const struct audit_entry *e)
 {
 	char object[LOG_ID_MAX + 80];
-	struct audit_finding f = {.check = AUDIT_CONSISTENCY, .stream = LOG_CALLS, .id = r->id, .object = object};
+	struct audit_finding f = {
+	    .check = AUDIT_CONSISTENCY, .stream = LOG_CALLS, .id = r->id, .object = object};
 	int ev = call_event_from_name(e->event.p, e->event.len);
 	int entry_state = e->state.p ? call_state_from_name(e->state.p, e->state.len) : -1;
 	uint64_t h = id_hash(&a->hasher, e->id.p, e->id.len);
@@ -96,15 +103,16 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 	if (e->rejected.p) {
 		f.kind = "rejected";
 		f.notice = true;
-		audit_emit(a, &f, "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
+		audit_emit(a, &f,
+		           "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
 		           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p,
-		           (int)(e->rejected.len > 300 ? 300 : e->rejected.len),
-		           e->rejected.p);
+		           (int)(e->rejected.len > 300 ? 300 : e->rejected.len), e->rejected.p);
 		return;
 	}
 	if (ev < 0) {
 		f.kind = "malformed_entry";
-		audit_emit(a, &f, "unknown call event '%.*s'", (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p);
+		audit_emit(a, &f, "unknown call event '%.*s'", (int)(e->event.len > 32 ? 32 : e->event.len),
+		           e->event.p);
 		return;
 	}
 	if (c == NULL) {
@@ -115,15 +123,16 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 			audit_emit(a, &f, "offer of call %s, an id already used by an earlier call", object);
 		} else if (ev != CALL_OFFER && tag == ID_DONE) {
 			f.kind = "after_end";
-			audit_emit(a, &f, "%s after call %s had ended", call_event_name((enum call_event)ev), object);
+			audit_emit(a, &f, "%s after call %s had ended", call_event_name((enum call_event)ev),
+			           object);
 			return;
 		} else if (ev != CALL_OFFER && tag == ID_STALE) {
 			follow = false; /* reported as open too long: followed again from here */
 		} else if (ev != CALL_OFFER) {
 			if (a->complete[LOG_CALLS]) {
 				f.kind = "no_offer";
-				audit_emit(a, &f, "%s of call %s, which was never offered", call_event_name((enum call_event)ev),
-				           object);
+				audit_emit(a, &f, "%s of call %s, which was never offered",
+				           call_event_name((enum call_event)ev), object);
 			}
 			follow = false; /* or it began before the audited range */
 		}
@@ -138,7 +147,8 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 	} else if (ev == CALL_OFFER) {
 		f.kind = "duplicate_id";
 		f.related = c->last_id;
-		audit_emit(a, &f, "offer of call %s, which is already open (%s)", object, call_state_name(c->state));
+		audit_emit(a, &f, "offer of call %s, which is already open (%s)", object,
+		           call_state_name(c->state));
 		return;
 	}
 
@@ -155,13 +165,14 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 		f.kind = "state_mismatch";
 		audit_emit(a, &f, "the entry says state '%.*s'; %s of a call that is %s leads to '%s'",
 		           (int)(e->state.len > 32 ? 32 : e->state.len), e->state.p ? e->state.p : "",
-		           call_event_name((enum call_event)ev), call_state_name(before), call_state_name(next));
+		           call_event_name((enum call_event)ev), call_state_name(before),
+		           call_state_name(next));
 	}
 	if (c->last_ts_ms && e->ts_ms < c->last_ts_ms) {
 		f.kind = "ts_backwards";
 		f.related = c->last_id;
-		audit_emit(a, &f, "ts %.*s of call %s is earlier than the ts of its previous entry %s", (int)e->ts.len,
-		           e->ts.p, object, c->last_id);
+		audit_emit(a, &f, "ts %.*s of call %s is earlier than the ts of its previous entry %s",
+		           (int)e->ts.len, e->ts.p, object, c->last_id);
 		f.related = NULL;
 	}
 	c->last_ts_ms = e->ts_ms;
@@ -196,7 +207,8 @@ static bool too_old(void *arg, const void *value)
 
 static int by_last_entry(const void *pa, const void *pb)
 {
-	const struct open_call *a = *(const struct open_call *const *)pa, *b = *(const struct open_call *const *)pb;
+	const struct open_call *a = *(const struct open_call *const *)pa,
+	                       *b = *(const struct open_call *const *)pb;
 
 	return audit_cmp_ids(a->last_id, b->last_id);
 }
@@ -221,12 +233,16 @@ static void report_stale(struct audit *a, uint64_t now_ms, bool at_end)
 	for (size_t i = 0; i < n; i++) {
 		struct open_call *c = old[i];
 		const char *key = strmap_key(&a->calls, c);
-		struct audit_finding f = {.check = AUDIT_CONSISTENCY, .kind = "open_too_long", .stream = LOG_CALLS,
-		                          .id = c->last_id, .object = key};
+		struct audit_finding f = {.check = AUDIT_CONSISTENCY,
+		                          .kind = "open_too_long",
+		                          .stream = LOG_CALLS,
+		                          .id = c->last_id,
+		                          .object = key};
 
 		audit_format_duration(now_ms - c->start_ms, age);
-		audit_emit(a, &f, "call %s is still %s %s after it began (%s %s)", key, call_state_name(c->state), age,
-		           at_end ? "at the end of the audit," : "log time", when);
+		audit_emit(a, &f, "call %s is still %s %s after it began (%s %s)", key,
+		           call_state_name(c->state), age, at_end ? "at the end of the audit," : "log time",
+		           when);
 		if (!id_set_put(&a->call_ids, c->hash, ID_STALE))
 			a->out_of_memory = true;
 		strmap_del(&a->calls, c->hash, key, strlen(key));

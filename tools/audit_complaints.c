@@ -32,18 +32,22 @@ static const char *action_name(int act)
 	return act == ACTION_ASSIGN ? "assign" : complaint_action_name((enum complaint_action)act);
 }
 
-static void sla_finding(struct audit *a, const struct open_complaint *k, const char *entry_id, const char *object,
-                        const char *kind, const char *fmt_what, uint64_t late_ms)
+static void sla_finding(struct audit *a, const struct open_complaint *k, const char *entry_id,
+                        const char *object, const char *kind, const char *fmt_what, uint64_t late_ms)
 {
-	struct audit_finding f = {.check = AUDIT_SLA, .kind = kind, .stream = LOG_COMPLAINTS, .id = entry_id,
-	                          .object = object, .severity = figures_severity_name(k->severity),
+	struct audit_finding f = {.check = AUDIT_SLA,
+	                          .kind = kind,
+	                          .stream = LOG_COMPLAINTS,
+	                          .id = entry_id,
+	                          .object = object,
+	                          .severity = figures_severity_name(k->severity),
 	                          .tier = figures_tier_name(k->tier)};
 	char late[32], due[32];
 
 	audit_format_duration(late_ms, late);
 	audit_format_time(k->due_ms, due);
-	audit_emit(a, &f, "complaint %s (%s, %s) %s %s past its deadline %s", object, f.severity, f.tier, fmt_what,
-	           late, due);
+	audit_emit(a, &f, "complaint %s (%s, %s) %s %s past its deadline %s", object, f.severity, f.tier,
+	           fmt_what, late, due);
 }
 
 /* The complaint's deadline figures and findings when it is resolved. */
@@ -63,9 +67,9 @@ static void figures_for(struct audit *a, const struct open_complaint *k, int act
 		int act;
 		enum fig_complaint_event ev;
 	} map[] = {
-		{COMPLAINT_DO_OPEN, FIG_OPENED},   {COMPLAINT_DO_RESOLVE, FIG_RESOLVED},
-		{COMPLAINT_DO_CLOSE, FIG_CLOSED},  {COMPLAINT_DO_REOPEN, FIG_REOPENED},
-		{COMPLAINT_DO_ESCALATE, FIG_ESCALATED},
+	    {COMPLAINT_DO_OPEN, FIG_OPENED},        {COMPLAINT_DO_RESOLVE, FIG_RESOLVED},
+	    {COMPLAINT_DO_CLOSE, FIG_CLOSED},       {COMPLAINT_DO_REOPEN, FIG_REOPENED},
+	    {COMPLAINT_DO_ESCALATE, FIG_ESCALATED},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -85,8 +89,10 @@ static void forget(struct audit *a, const struct open_complaint *k, const char *
 void audit_complaint_entry(struct audit *a, const struct log_record *r, const struct audit_entry *e)
 {
 	char object[LOG_ID_MAX + 80];
-	struct audit_finding f = {.check = AUDIT_CONSISTENCY, .stream = LOG_COMPLAINTS, .id = r->id, .object = object};
-	int act = span_is(e->event, "assign") ? ACTION_ASSIGN : complaint_action_from_name(e->event.p, e->event.len);
+	struct audit_finding f = {
+	    .check = AUDIT_CONSISTENCY, .stream = LOG_COMPLAINTS, .id = r->id, .object = object};
+	int act = span_is(e->event, "assign") ? ACTION_ASSIGN
+	                                      : complaint_action_from_name(e->event.p, e->event.len);
 	int entry_state = e->state.p ? complaint_state_from_name(e->state.p, e->state.len) : -1;
 	uint64_t h = id_hash(&a->hasher, e->id.p, e->id.len);
 	struct open_complaint *k = strmap_get(&a->complaints, h, e->id.p, e->id.len);
@@ -97,15 +103,16 @@ void audit_complaint_entry(struct audit *a, const struct log_record *r, const st
 	if (e->rejected.p) {
 		f.kind = "rejected";
 		f.notice = true;
-		audit_emit(a, &f, "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
+		audit_emit(a, &f,
+		           "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
 		           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p,
 		           (int)(e->rejected.len > 300 ? 300 : e->rejected.len), e->rejected.p);
 		return;
 	}
 	if (act < 0) {
 		f.kind = "malformed_entry";
-		audit_emit(a, &f, "unknown complaint event '%.*s'", (int)(e->event.len > 32 ? 32 : e->event.len),
-		           e->event.p);
+		audit_emit(a, &f, "unknown complaint event '%.*s'",
+		           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p);
 		return;
 	}
 	if (k == NULL) {
@@ -113,16 +120,19 @@ void audit_complaint_entry(struct audit *a, const struct log_record *r, const st
 
 		if (act == COMPLAINT_DO_OPEN && tag != ID_ABSENT) {
 			f.kind = "duplicate_id";
-			audit_emit(a, &f, "open of complaint %s, an id already used by an earlier complaint", object);
+			audit_emit(a, &f, "open of complaint %s, an id already used by an earlier complaint",
+			           object);
 		} else if (act != COMPLAINT_DO_OPEN && tag != ID_ABSENT) {
 			f.kind = act == COMPLAINT_DO_REOPEN ? "bad_transition" : "after_close";
-			audit_emit(a, &f, "%s of complaint %s, closed more than the reopen window (%u h) before",
+			audit_emit(a, &f,
+			           "%s of complaint %s, closed more than the reopen window (%u h) before",
 			           action_name(act), object, a->o.reopen_window_h);
 			return;
 		} else if (act != COMPLAINT_DO_OPEN) {
 			if (a->complete[LOG_COMPLAINTS]) {
 				f.kind = "no_open";
-				audit_emit(a, &f, "%s of complaint %s, which was never opened", action_name(act), object);
+				audit_emit(a, &f, "%s of complaint %s, which was never opened",
+				           action_name(act), object);
 			}
 			follow = false; /* or it was opened before the audited range */
 		}
@@ -138,29 +148,36 @@ void audit_complaint_entry(struct audit *a, const struct log_record *r, const st
 	} else if (act == COMPLAINT_DO_OPEN) {
 		f.kind = "duplicate_id";
 		f.related = k->last_id;
-		audit_emit(a, &f, "open of complaint %s, which exists already (%s)", object, complaint_state_name(k->state));
+		audit_emit(a, &f, "open of complaint %s, which exists already (%s)", object,
+		           complaint_state_name(k->state));
 		return;
 	}
 
 	before = k->state;
-	in_window = before == COMPLAINT_CLOSED &&
-	            (int64_t)(e->ts_ms / 1000) - (int64_t)(k->closed_ms / 1000) < (int64_t)a->o.reopen_window_h * 3600;
+	in_window =
+	    before == COMPLAINT_CLOSED && (int64_t)(e->ts_ms / 1000) - (int64_t)(k->closed_ms / 1000) <
+	                                      (int64_t)a->o.reopen_window_h * 3600;
 	if (!follow) {
 		next = entry_state > COMPLAINT_NONE ? (enum complaint_state)entry_state : before;
-	} else if (act == ACTION_ASSIGN ? !complaint_state_is_open(before)
-	                                : !complaint_next_state(before, (enum complaint_action)act, in_window, &next)) {
+	} else if (act == ACTION_ASSIGN
+	               ? !complaint_state_is_open(before)
+	               : !complaint_next_state(before, (enum complaint_action)act, in_window, &next)) {
 		f.kind = "bad_transition";
-		audit_emit(a, &f, "%s of complaint %s, which is %s%s", action_name(act), object, complaint_state_name(before),
-		           before == COMPLAINT_CLOSED && act == COMPLAINT_DO_REOPEN ? " (past the reopen window)" : "");
+		audit_emit(a, &f, "%s of complaint %s, which is %s%s", action_name(act), object,
+		           complaint_state_name(before),
+		           before == COMPLAINT_CLOSED && act == COMPLAINT_DO_REOPEN
+		               ? " (past the reopen window)"
+		               : "");
 		next = entry_state > COMPLAINT_NONE ? (enum complaint_state)entry_state : before;
 	} else {
 		if (act == ACTION_ASSIGN)
 			next = before;
 		if (entry_state != (int)next) {
 			f.kind = "state_mismatch";
-			audit_emit(a, &f, "the entry says state '%.*s'; %s of a complaint that is %s leads to '%s'",
-			           (int)(e->state.len > 32 ? 32 : e->state.len), e->state.p ? e->state.p : "",
-			           action_name(act), complaint_state_name(before), complaint_state_name(next));
+			audit_emit(
+			    a, &f, "the entry says state '%.*s'; %s of a complaint that is %s leads to '%s'",
+			    (int)(e->state.len > 32 ? 32 : e->state.len), e->state.p ? e->state.p : "",
+			    action_name(act), complaint_state_name(before), complaint_state_name(next));
 		}
 	}
 	if (k->last_ts_ms && e->ts_ms < k->last_ts_ms) {
@@ -185,15 +202,25 @@ void audit_complaint_entry(struct audit *a, const struct log_record *r, const st
 	figures_for(a, k, act);
 	k->state = next;
 	switch (act) {
-	case COMPLAINT_DO_WAIT: k->paused_ms = e->ts_ms; break;
-	case COMPLAINT_DO_RESUME: k->paused_ms = 0; break;
-	case COMPLAINT_DO_REOPEN: k->closed_ms = 0; break;
-	case COMPLAINT_DO_CLOSE: k->closed_ms = e->ts_ms; break;
-	default: break;
+	case COMPLAINT_DO_WAIT:
+		k->paused_ms = e->ts_ms;
+		break;
+	case COMPLAINT_DO_RESUME:
+		k->paused_ms = 0;
+		break;
+	case COMPLAINT_DO_REOPEN:
+		k->closed_ms = 0;
+		break;
+	case COMPLAINT_DO_CLOSE:
+		k->closed_ms = e->ts_ms;
+		break;
+	default:
+		break;
 	}
 	if (next == COMPLAINT_CLOSED) {
 		if (!k->closed_ms)
-			k->closed_ms = e->ts_ms; /* first seen closed: its window runs from here at the latest */
+			k->closed_ms =
+			    e->ts_ms; /* first seen closed: its window runs from here at the latest */
 		if (a->o.reopen_window_h == 0)
 			forget(a, k, e->id.p, e->id.len); /* final at once */
 	}
@@ -254,10 +281,12 @@ void audit_complaints_finish(struct audit *a)
 
 		if (!complaint_state_is_open(k->state))
 			continue;
-		figures_deadline(&a->fig, false, late, k->severity, k->tier, k->category, strlen(k->category));
+		figures_deadline(&a->fig, false, late, k->severity, k->tier, k->category,
+		                 strlen(k->category));
 		if (late)
 			sla_finding(a, k, k->last_id, strmap_key(&a->complaints, k), "open_overdue",
-			            k->state == COMPLAINT_WAITING ? "is waiting on the customer, paused" : "is still open,",
+			            k->state == COMPLAINT_WAITING ? "is waiting on the customer, paused"
+			                                          : "is still open,",
 			            at - k->due_ms);
 	}
 	free(left);

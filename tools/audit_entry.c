@@ -35,18 +35,36 @@ struct field {
 	size_t has;    /* INTEGER: offset of its bool */
 };
 
-#define S(name, member) {name, sizeof(name) - 1, STRING, offsetof(struct audit_entry, member), 0}
-#define I(name, member) \
-	{name, sizeof(name) - 1, INTEGER, offsetof(struct audit_entry, member), offsetof(struct audit_entry, has_##member)}
+#define S(name, member)                                                                                      \
+	{                                                                                                    \
+		name, sizeof(name) - 1, STRING, offsetof(struct audit_entry, member), 0                      \
+	}
+#define I(name, member)                                                                                      \
+	{                                                                                                    \
+		name, sizeof(name) - 1, INTEGER, offsetof(struct audit_entry, member),                       \
+		    offsetof(struct audit_entry, has_##member)                                               \
+	}
 
 /* "call_id" or "complaint_id" is filled in by stream below. */
 static const struct field fields[] = {
-	S("event", event),       S("agent", agent),       S("role", role),
-	S("ts", ts),             S("state", state),       S("customer_id", customer_id),
-	S("queue", queue),       S("tier", tier),         S("severity", severity),
-	S("category", category), S("disposition", disposition), S("to", to),
-	S("due", due),           S("rejected", rejected), S("source", source),
-	I("csat", csat),         I("leg_ms", leg_ms),     I("level", level),
+    S("event", event),
+    S("agent", agent),
+    S("role", role),
+    S("ts", ts),
+    S("state", state),
+    S("customer_id", customer_id),
+    S("queue", queue),
+    S("tier", tier),
+    S("severity", severity),
+    S("category", category),
+    S("disposition", disposition),
+    S("to", to),
+    S("due", due),
+    S("rejected", rejected),
+    S("source", source),
+    I("csat", csat),
+    I("leg_ms", leg_ms),
+    I("level", level),
 };
 
 static bool bad(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

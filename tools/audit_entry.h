@@ -17,8 +17,8 @@ struct span {
 };
 
 struct audit_entry {
-	struct span event, id, agent, role, ts, state, customer_id, queue, tier, severity, category, disposition, to,
-		due, rejected, source;
+	struct span event, id, agent, role, ts, state, customer_id, queue, tier, severity, category,
+	    disposition, to, due, rejected, source;
 	bool has_csat, has_leg_ms, has_level;
 	int64_t csat, leg_ms, level;
 	uint64_t ts_ms;  /* "ts" */

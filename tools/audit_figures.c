@@ -11,13 +11,15 @@ struct fcr_pending {
 static const char *const tier_names[FIG_TIERS] = {"platinum", "gold", "iron", "lead", "none"};
 static const char *const severity_names[FIG_SEVERITIES] = {"low", "medium", "high", "critical", "none"};
 
-bool figures_init(struct figures *f, const struct id_hasher *h, const char *fcr_disposition, uint64_t fcr_window_ms)
+bool figures_init(struct figures *f, const struct id_hasher *h, const char *fcr_disposition,
+                  uint64_t fcr_window_ms)
 {
 	memset(f, 0, sizeof(*f));
 	f->hasher = h;
 	f->fcr.window_ms = fcr_window_ms;
 	snprintf(f->fcr.disposition, sizeof(f->fcr.disposition), "%s", fcr_disposition);
-	if (!strmap_init(&f->agents, sizeof(struct fig_agent)) || !strmap_init(&f->queues, sizeof(struct fig_queue)) ||
+	if (!strmap_init(&f->agents, sizeof(struct fig_agent)) ||
+	    !strmap_init(&f->queues, sizeof(struct fig_queue)) ||
 	    !strmap_init(&f->categories, sizeof(struct fig_complaints)) ||
 	    !strmap_init(&f->fcr.customers, sizeof(struct fcr_pending))) {
 		figures_free(f);
@@ -139,9 +141,10 @@ void figures_call_leg(struct figures *f, const char *agent, size_t agent_len, bo
 	}
 }
 
-void figures_call_ended(struct figures *f, bool abandoned, const char *agent, size_t agent_len, const char *queue,
-                        size_t queue_len, bool has_csat, int64_t csat, const char *customer, size_t customer_len,
-                        const char *disposition, size_t disposition_len, uint64_t ts_ms)
+void figures_call_ended(struct figures *f, bool abandoned, const char *agent, size_t agent_len,
+                        const char *queue, size_t queue_len, bool has_csat, int64_t csat,
+                        const char *customer, size_t customer_len, const char *disposition,
+                        size_t disposition_len, uint64_t ts_ms)
 {
 	struct fig_queue *q = named(f, &f->queues, queue, queue_len);
 	struct fig_agent *a;
@@ -194,11 +197,21 @@ void figures_call_ended(struct figures *f, bool abandoned, const char *agent, si
 static void count(struct fig_complaints *c, enum fig_complaint_event ev)
 {
 	switch (ev) {
-	case FIG_OPENED: c->opened++; break;
-	case FIG_RESOLVED: c->resolved++; break;
-	case FIG_CLOSED: c->closed++; break;
-	case FIG_REOPENED: c->reopened++; break;
-	case FIG_ESCALATED: c->escalated++; break;
+	case FIG_OPENED:
+		c->opened++;
+		break;
+	case FIG_RESOLVED:
+		c->resolved++;
+		break;
+	case FIG_CLOSED:
+		c->closed++;
+		break;
+	case FIG_REOPENED:
+		c->reopened++;
+		break;
+	case FIG_ESCALATED:
+		c->escalated++;
+		break;
 	}
 }
 
@@ -213,8 +226,8 @@ void figures_complaint(struct figures *f, enum fig_complaint_event ev, int tier,
 		count(c, ev);
 }
 
-void figures_deadline(struct figures *f, bool resolved, bool late, int severity, int tier, const char *category,
-                      size_t category_len)
+void figures_deadline(struct figures *f, bool resolved, bool late, int severity, int tier,
+                      const char *category, size_t category_len)
 {
 	struct fig_sla *cell = &f->sla[severity][tier];
 	struct fig_complaints *c = named(f, &f->categories, category, category_len);
@@ -342,9 +355,10 @@ static json_t *agent_json(const void *v)
 	const struct fig_agent *a = v;
 
 	return json_pack("{s:I,s:I,s:o,s:o,s:I,s:I,s:I,s:o}", "answered", (json_int_t)a->answered, "legs",
-	                 (json_int_t)a->legs, "handle_s", seconds(a->handle_ms), "aht_s", average_s(a->handle_ms, a->legs),
-	                 "ended", (json_int_t)a->ended, "transferred_out", (json_int_t)a->transferred_out, "csat_count",
-	                 (json_int_t)a->csat_n, "csat_average", ratio(a->csat_sum, a->csat_n));
+	                 (json_int_t)a->legs, "handle_s", seconds(a->handle_ms), "aht_s",
+	                 average_s(a->handle_ms, a->legs), "ended", (json_int_t)a->ended, "transferred_out",
+	                 (json_int_t)a->transferred_out, "csat_count", (json_int_t)a->csat_n, "csat_average",
+	                 ratio(a->csat_sum, a->csat_n));
 }
 
 static json_t *queue_json(const void *v)
@@ -352,9 +366,9 @@ static json_t *queue_json(const void *v)
 	const struct fig_queue *q = v;
 
 	return json_pack("{s:I,s:I,s:I,s:I,s:o,s:I,s:o}", "offered", (json_int_t)q->offered, "answered",
-	                 (json_int_t)q->answered, "abandoned", (json_int_t)q->abandoned, "ended", (json_int_t)q->ended,
-	                 "answer_rate", ratio(q->answered, q->offered), "csat_count", (json_int_t)q->csat_n,
-	                 "csat_average", ratio(q->csat_sum, q->csat_n));
+	                 (json_int_t)q->answered, "abandoned", (json_int_t)q->abandoned, "ended",
+	                 (json_int_t)q->ended, "answer_rate", ratio(q->answered, q->offered), "csat_count",
+	                 (json_int_t)q->csat_n, "csat_average", ratio(q->csat_sum, q->csat_n));
 }
 
 static json_t *category_json(const void *v)
@@ -368,15 +382,16 @@ json_t *figures_json(const struct figures *f)
 	const struct fig_fcr *r = &f->fcr;
 	json_t *calls, *by_tier = json_object(), *deadlines = json_object(), *complaints, *fcr;
 
-	calls = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:o,s:o,s:{s:I,s:o,s:[I,I,I,I,I]}}", "offered",
-	                  (json_int_t)c->offered, "answered", (json_int_t)c->answered, "abandoned",
-	                  (json_int_t)c->abandoned, "ended", (json_int_t)c->ended, "held", (json_int_t)c->held,
-	                  "transferred", (json_int_t)c->transferred, "answer_rate", ratio(c->answered, c->offered),
-	                  "abandon_rate", ratio(c->abandoned, c->offered), "legs", (json_int_t)c->legs, "handle_s",
-	                  seconds(c->handle_ms), "aht_s", average_s(c->handle_ms, c->ended), "csat", "count",
-	                  (json_int_t)c->csat_n, "average", ratio(c->csat_sum, c->csat_n), "distribution",
-	                  (json_int_t)c->csat_dist[0], (json_int_t)c->csat_dist[1], (json_int_t)c->csat_dist[2],
-	                  (json_int_t)c->csat_dist[3], (json_int_t)c->csat_dist[4]);
+	calls = json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:o,s:o,s:{s:I,s:o,s:[I,I,I,I,I]}}", "offered",
+	    (json_int_t)c->offered, "answered", (json_int_t)c->answered, "abandoned",
+	    (json_int_t)c->abandoned, "ended", (json_int_t)c->ended, "held", (json_int_t)c->held,
+	    "transferred", (json_int_t)c->transferred, "answer_rate", ratio(c->answered, c->offered),
+	    "abandon_rate", ratio(c->abandoned, c->offered), "legs", (json_int_t)c->legs, "handle_s",
+	    seconds(c->handle_ms), "aht_s", average_s(c->handle_ms, c->ended), "csat", "count",
+	    (json_int_t)c->csat_n, "average", ratio(c->csat_sum, c->csat_n), "distribution",
+	    (json_int_t)c->csat_dist[0], (json_int_t)c->csat_dist[1], (json_int_t)c->csat_dist[2],
+	    (json_int_t)c->csat_dist[3], (json_int_t)c->csat_dist[4]);
 	for (int t = 0; t < FIG_TIERS; t++)
 		if (any_complaints(&f->tiers[t]))
 			json_object_set_new(by_tier, tier_names[t], complaints_json(&f->tiers[t]));
@@ -388,9 +403,11 @@ json_t *figures_json(const struct figures *f)
 
 			if (x->resolved_in_time || x->resolved_late || x->open_in_time || x->open_overdue)
 				json_object_set_new(row, tier_names[t],
-				                    json_pack("{s:I,s:I,s:I,s:I}", "resolved_in_time", (json_int_t)x->resolved_in_time,
-				                              "resolved_late", (json_int_t)x->resolved_late, "open_in_time",
-				                              (json_int_t)x->open_in_time, "open_overdue", (json_int_t)x->open_overdue));
+				                    json_pack("{s:I,s:I,s:I,s:I}", "resolved_in_time",
+				                              (json_int_t)x->resolved_in_time,
+				                              "resolved_late", (json_int_t)x->resolved_late,
+				                              "open_in_time", (json_int_t)x->open_in_time,
+				                              "open_overdue", (json_int_t)x->open_overdue));
 		}
 		if (json_object_size(row))
 			json_object_set_new(deadlines, severity_names[s], row);
@@ -401,11 +418,11 @@ json_t *figures_json(const struct figures *f)
 	json_object_set_new(complaints, "by_tier", by_tier);
 	json_object_set_new(complaints, "by_category", map_json(&f->categories, category_json));
 	fcr = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "disposition", r->disposition, "window_s",
-	                (json_int_t)(r->window_ms / 1000), "resolved_first", (json_int_t)r->resolved_first, "repeated",
-	                (json_int_t)r->repeated, "not_resolved", (json_int_t)r->not_resolved, "pending",
-	                (json_int_t)r->pending, "rate",
+	                (json_int_t)(r->window_ms / 1000), "resolved_first", (json_int_t)r->resolved_first,
+	                "repeated", (json_int_t)r->repeated, "not_resolved", (json_int_t)r->not_resolved,
+	                "pending", (json_int_t)r->pending, "rate",
 	                ratio(r->resolved_first, r->resolved_first + r->repeated + r->not_resolved));
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "calls", calls, "agents", map_json(&f->agents, agent_json),
-	                 "queues", map_json(&f->queues, queue_json), "complaints", complaints, "deadlines", deadlines,
-	                 "first_contact_resolution", fcr);
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "calls", calls, "agents",
+	                 map_json(&f->agents, agent_json), "queues", map_json(&f->queues, queue_json),
+	                 "complaints", complaints, "deadlines", deadlines, "first_contact_resolution", fcr);
 }

@@ -28,9 +28,9 @@
 #include "lifecycle.h"
 #include "strmap.h"
 
-#define FIG_TIERS (TIER_COUNT + 1)    /* the four tiers, then "none" */
-#define FIG_SEVERITIES (SEV_COUNT + 1) /* the four severities, then "none" */
-#define FIG_NAME_MAX 64                /* longer agent, queue, category names are cut */
+#define FIG_TIERS      (TIER_COUNT + 1) /* the four tiers, then "none" */
+#define FIG_SEVERITIES (SEV_COUNT + 1)  /* the four severities, then "none" */
+#define FIG_NAME_MAX   64               /* longer agent, queue, category names are cut */
 
 struct fig_calls {
 	uint64_t offered, answered, abandoned, ended, held, transferred;
@@ -71,7 +71,8 @@ struct figures {
 	bool out_of_memory;
 };
 
-bool figures_init(struct figures *f, const struct id_hasher *h, const char *fcr_disposition, uint64_t fcr_window_ms);
+bool figures_init(struct figures *f, const struct id_hasher *h, const char *fcr_disposition,
+                  uint64_t fcr_window_ms);
 void figures_free(struct figures *f);
 
 /* Index of a tier / severity name (len bytes, NULL = none) in the tables,
@@ -90,9 +91,10 @@ void figures_call_held(struct figures *f);
 /* A leg ends (transfer or end): its handle time goes to its agent. */
 void figures_call_leg(struct figures *f, const char *agent, size_t agent_len, bool transfer, bool has_leg_ms,
                       int64_t leg_ms);
-void figures_call_ended(struct figures *f, bool abandoned, const char *agent, size_t agent_len, const char *queue,
-                        size_t queue_len, bool has_csat, int64_t csat, const char *customer, size_t customer_len,
-                        const char *disposition, size_t disposition_len, uint64_t ts_ms);
+void figures_call_ended(struct figures *f, bool abandoned, const char *agent, size_t agent_len,
+                        const char *queue, size_t queue_len, bool has_csat, int64_t csat,
+                        const char *customer, size_t customer_len, const char *disposition,
+                        size_t disposition_len, uint64_t ts_ms);
 
 /* Complaints.  event: opened resolved closed reopened escalated. */
 enum fig_complaint_event { FIG_OPENED, FIG_RESOLVED, FIG_CLOSED, FIG_REOPENED, FIG_ESCALATED };
@@ -100,8 +102,8 @@ void figures_complaint(struct figures *f, enum fig_complaint_event ev, int tier,
                        size_t category_len);
 /* A deadline outcome: a resolution (late or not), or an open complaint at
  * the end (overdue or not). */
-void figures_deadline(struct figures *f, bool resolved, bool late, int severity, int tier, const char *category,
-                      size_t category_len);
+void figures_deadline(struct figures *f, bool resolved, bool late, int severity, int tier,
+                      const char *category, size_t category_len);
 
 /* First-contact resolution decisions whose window closed before now_ms. */
 void figures_sweep(struct figures *f, uint64_t now_ms);

@@ -49,12 +49,14 @@ void report_begin(struct audit_report *rep, FILE *out, bool json, const struct r
 	audit_format_time(h->end_ms, end);
 	audit_format_duration(h->open_age_ms, age);
 	if (json) {
-		json_t *head = json_pack("{s:s,s:s?,s:s?,s:[],s:s,s:I}", "source", h->source, "from", h->from_id, "to",
-		                         h->to_id, "streams", "end", end, "open_age_s", (json_int_t)(h->open_age_ms / 1000));
+		json_t *head = json_pack("{s:s,s:s?,s:s?,s:[],s:s,s:I}", "source", h->source, "from",
+		                         h->from_id, "to", h->to_id, "streams", "end", end, "open_age_s",
+		                         (json_int_t)(h->open_age_ms / 1000));
 
 		for (int i = 0; i < LOG_STREAM_COUNT; i++)
 			if (h->streams & LOG_STREAM_MASK(i))
-				json_array_append_new(json_object_get(head, "streams"), json_string(log_stream_name(i)));
+				json_array_append_new(json_object_get(head, "streams"),
+				                      json_string(log_stream_name(i)));
 		fputs("{\"audit\":", out);
 		dump(out, head);
 		fputs(",\"findings\":[", out);
@@ -68,7 +70,8 @@ void report_begin(struct audit_report *rep, FILE *out, bool json, const struct r
 	if (h->to_id)
 		fprintf(out, ", to stream id %s", h->to_id);
 	fputc('\n', out);
-	fprintf(out, "open calls and deadlines judged at %s; a call open longer than %s is a finding\n\n", end, age);
+	fprintf(out, "open calls and deadlines judged at %s; a call open longer than %s is a finding\n\n",
+	        end, age);
 }
 
 static void count_kind(struct audit_report *rep, const struct audit_finding *f)
@@ -100,16 +103,18 @@ void report_finding(void *arg, const struct audit_finding *f)
 	else
 		rep->findings++;
 	if (rep->json) {
-		json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:s}", "check", check_names[f->check], "kind", f->kind, "notice",
-		                      f->notice, "stream", log_stream_name(f->stream), "id", f->id);
+		json_t *j =
+		    json_pack("{s:s,s:s,s:b,s:s,s:s}", "check", check_names[f->check], "kind", f->kind,
+		              "notice", f->notice, "stream", log_stream_name(f->stream), "id", f->id);
 
 		if (f->object)
 			json_object_set_new(j, "object", utf8_string(f->object));
 		if (f->related)
 			json_object_set_new(j, "related", json_string(f->related));
 		if (f->missing_to)
-			json_object_set_new(j, "missing", json_pack("[I,I]", (json_int_t)f->missing_from,
-			                                            (json_int_t)f->missing_to));
+			json_object_set_new(
+			    j, "missing",
+			    json_pack("[I,I]", (json_int_t)f->missing_from, (json_int_t)f->missing_to));
 		if (f->severity)
 			json_object_set_new(j, "severity", json_string(f->severity));
 		if (f->tier)
@@ -137,20 +142,22 @@ static json_t *summary_json(const struct audit_report *rep, const struct audit *
 
 		json_object_set_new(entries, log_stream_name(i), json_integer((json_int_t)a->entries[i]));
 		json_object_set_new(streams, log_stream_name(i),
-		                    json_pack("{s:I,s:I,s:I,s:s?}", "entries", (json_int_t)st->entries, "first_seq",
-		                              (json_int_t)st->first_seq, "last_seq", (json_int_t)st->v.last_seq, "head",
+		                    json_pack("{s:I,s:I,s:I,s:s?}", "entries", (json_int_t)st->entries,
+		                              "first_seq", (json_int_t)st->first_seq, "last_seq",
+		                              (json_int_t)st->v.last_seq, "head",
 		                              st->v.started ? st->v.last_hash : NULL));
 	}
 	for (size_t i = 0; i < rep->n_kinds; i++) {
 		char key[80];
 
-		snprintf(key, sizeof(key), "%s/%s", rep->kinds[i].notice ? "notice" : check_names[rep->kinds[i].check],
+		snprintf(key, sizeof(key), "%s/%s",
+		         rep->kinds[i].notice ? "notice" : check_names[rep->kinds[i].check],
 		         rep->kinds[i].kind);
 		json_object_set_new(by_kind, key, json_integer((json_int_t)rep->kinds[i].n));
 	}
 	return json_pack("{s:o,s:o,s:I,s:I,s:o,s:b}", "entries", entries, "streams", streams, "findings",
-	                 (json_int_t)rep->findings, "notices", (json_int_t)rep->notices, "by_kind", by_kind, "clean",
-	                 rep->findings == 0);
+	                 (json_int_t)rep->findings, "notices", (json_int_t)rep->notices, "by_kind", by_kind,
+	                 "clean", rep->findings == 0);
 }
 
 static uint64_t get_u(const json_t *o, const char *key)
@@ -185,7 +192,9 @@ static void secs(const json_t *v, char out[32])
 
 static void complaints_row(FILE *out, const char *name, const json_t *c)
 {
-	fprintf(out, "  %-18.18s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+	fprintf(out,
+	        "  %-18.18s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+	        " %8" PRIu64 "\n",
 	        name, get_u(c, "opened"), get_u(c, "resolved"), get_u(c, "resolved_late"), get_u(c, "closed"),
 	        get_u(c, "reopened"), get_u(c, "escalated"), get_u(c, "overdue"));
 }
@@ -205,52 +214,59 @@ static void print_figures(FILE *out, const json_t *fig)
 	avg(json_object_get(csat, "average"), d);
 	fprintf(out, "  offered %" PRIu64 ", answered %" PRIu64 " (%s), abandoned %" PRIu64 " (%s)\n",
 	        get_u(calls, "offered"), get_u(calls, "answered"), a, get_u(calls, "abandoned"), b);
-	fprintf(out, "  ended after an answer %" PRIu64 ", held %" PRIu64 ", transferred %" PRIu64
-	             ", average handle time %s\n",
+	fprintf(out,
+	        "  ended after an answer %" PRIu64 ", held %" PRIu64 ", transferred %" PRIu64
+	        ", average handle time %s\n",
 	        get_u(calls, "ended"), get_u(calls, "held"), get_u(calls, "transferred"), c);
 	fprintf(out, "  CSAT %s from %" PRIu64 " ratings\n", d, get_u(csat, "count"));
 	pct(json_object_get(fcr, "rate"), a);
 	fprintf(out,
-	        "  first-contact resolution %s: %" PRIu64 " resolved at first contact, %" PRIu64 " called again within %"
-	        PRIu64 " d, %" PRIu64 " not '%s', %" PRIu64 " still in their window\n",
+	        "  first-contact resolution %s: %" PRIu64 " resolved at first contact, %" PRIu64
+	        " called again within %" PRIu64 " d, %" PRIu64 " not '%s', %" PRIu64
+	        " still in their window\n",
 	        a, get_u(fcr, "resolved_first"), get_u(fcr, "repeated"), get_u(fcr, "window_s") / 86400,
 	        get_u(fcr, "not_resolved"), json_string_value(json_object_get(fcr, "disposition")),
 	        get_u(fcr, "pending"));
 
-	fprintf(out, "\n  %-18s %8s %8s %8s %10s %8s %8s\n", "agent", "answered", "legs", "ended", "AHT/leg", "CSAT",
-	        "ratings");
-	json_object_foreach((json_t *)json_object_get(fig, "agents"), key, v) {
+	fprintf(out, "\n  %-18s %8s %8s %8s %10s %8s %8s\n", "agent", "answered", "legs", "ended", "AHT/leg",
+	        "CSAT", "ratings");
+	json_object_foreach((json_t *)json_object_get(fig, "agents"), key, v)
+	{
 		secs(json_object_get(v, "aht_s"), c);
 		avg(json_object_get(v, "csat_average"), d);
 		fprintf(out, "  %-18.18s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %10s %8s %8" PRIu64 "\n", key,
-		        get_u(v, "answered"), get_u(v, "legs"), get_u(v, "ended"), c, d, get_u(v, "csat_count"));
+		        get_u(v, "answered"), get_u(v, "legs"), get_u(v, "ended"), c, d,
+		        get_u(v, "csat_count"));
 	}
-	fprintf(out, "\n  %-18s %8s %8s %8s %8s %8s %8s\n", "queue", "offered", "answered", "rate", "abandon", "CSAT",
-	        "ratings");
-	json_object_foreach((json_t *)json_object_get(fig, "queues"), key, v) {
+	fprintf(out, "\n  %-18s %8s %8s %8s %8s %8s %8s\n", "queue", "offered", "answered", "rate", "abandon",
+	        "CSAT", "ratings");
+	json_object_foreach((json_t *)json_object_get(fig, "queues"), key, v)
+	{
 		pct(json_object_get(v, "answer_rate"), a);
 		avg(json_object_get(v, "csat_average"), d);
 		fprintf(out, "  %-18.18s %8" PRIu64 " %8" PRIu64 " %8s %8" PRIu64 " %8s %8" PRIu64 "\n", key,
-		        get_u(v, "offered"), get_u(v, "answered"), a, get_u(v, "abandoned"), d, get_u(v, "csat_count"));
+		        get_u(v, "offered"), get_u(v, "answered"), a, get_u(v, "abandoned"), d,
+		        get_u(v, "csat_count"));
 	}
 
-	fprintf(out, "\nCOMPLAINTS\n  %-18s %8s %8s %8s %8s %8s %8s %8s\n", "", "opened", "resolved", "late", "closed",
-	        "reopened", "escal.", "overdue");
+	fprintf(out, "\nCOMPLAINTS\n  %-18s %8s %8s %8s %8s %8s %8s %8s\n", "", "opened", "resolved", "late",
+	        "closed", "reopened", "escal.", "overdue");
 	complaints_row(out, "all", complaints);
 	json_object_foreach((json_t *)json_object_get(complaints, "by_tier"), key, v)
-		complaints_row(out, key, v);
+	    complaints_row(out, key, v);
 	json_object_foreach((json_t *)json_object_get(complaints, "by_category"), key, v)
-		complaints_row(out, key, v);
+	    complaints_row(out, key, v);
 	fprintf(out, "\n  deadlines %-9s %-9s %10s %10s %10s %10s\n", "severity", "tier", "in time", "late",
 	        "open", "overdue");
-	json_object_foreach((json_t *)json_object_get(fig, "deadlines"), key, v) {
+	json_object_foreach((json_t *)json_object_get(fig, "deadlines"), key, v)
+	{
 		const char *tier;
 		const json_t *cell;
 
-		json_object_foreach((json_t *)v, tier, cell)
-			fprintf(out, "            %-9s %-9s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n", key, tier,
-			        get_u(cell, "resolved_in_time"), get_u(cell, "resolved_late"), get_u(cell, "open_in_time"),
-			        get_u(cell, "open_overdue"));
+		json_object_foreach((json_t *)v, tier, cell) fprintf(
+		    out, "            %-9s %-9s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
+		    key, tier, get_u(cell, "resolved_in_time"), get_u(cell, "resolved_late"),
+		    get_u(cell, "open_in_time"), get_u(cell, "open_overdue"));
 	}
 }
 
@@ -276,16 +292,17 @@ bool report_end(struct audit_report *rep, const struct audit *a)
 
 			fprintf(rep->out, "  %-10s %" PRIu64 " entries", log_stream_name(i), a->entries[i]);
 			if (st->v.started)
-				fprintf(rep->out, ", seq %" PRIu64 "..%" PRIu64 ", head %s", st->first_seq, st->v.last_seq,
-				        st->v.last_hash);
+				fprintf(rep->out, ", seq %" PRIu64 "..%" PRIu64 ", head %s", st->first_seq,
+				        st->v.last_seq, st->v.last_hash);
 			fputc('\n', rep->out);
 		}
 		fprintf(rep->out, "  %" PRIu64 " finding%s, %" PRIu64 " notice%s%s", rep->findings,
-		        rep->findings == 1 ? "" : "s", rep->notices, rep->notices == 1 ? "" : "s", rep->n_kinds ? ":" : "");
+		        rep->findings == 1 ? "" : "s", rep->notices, rep->notices == 1 ? "" : "s",
+		        rep->n_kinds ? ":" : "");
 		for (size_t i = 0; i < rep->n_kinds; i++)
 			fprintf(rep->out, "%s %s/%s %" PRIu64, i ? "," : "",
-			        rep->kinds[i].notice ? "notice" : check_names[rep->kinds[i].check], rep->kinds[i].kind,
-			        rep->kinds[i].n);
+			        rep->kinds[i].notice ? "notice" : check_names[rep->kinds[i].check],
+			        rep->kinds[i].kind, rep->kinds[i].n);
 		fputc('\n', rep->out);
 		print_figures(rep->out, figures);
 	}

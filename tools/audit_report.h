@@ -30,10 +30,10 @@ struct audit_report {
 };
 
 struct report_header {
-	const char *source; /* "redis 127.0.0.1:6379 prefix hotline:" or "file F" */
+	const char *source;          /* "redis 127.0.0.1:6379 prefix hotline:" or "file F" */
 	const char *from_id, *to_id; /* NULL = unbounded */
 	uint64_t end_ms, open_age_ms;
-	unsigned streams;   /* LOG_STREAM_MASK bits */
+	unsigned streams; /* LOG_STREAM_MASK bits */
 };
 
 void report_begin(struct audit_report *rep, FILE *out, bool json, const struct report_header *h);

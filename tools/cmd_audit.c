@@ -18,7 +18,7 @@
 #include "cli_target.h"
 #include "log_source.h"
 
-#define WHO "hotline audit"
+#define WHO              "hotline audit"
 #define DEFAULT_OPEN_AGE "4h"
 #define DEFAULT_FCR_DAYS 7
 
@@ -30,16 +30,15 @@ struct audit_cli {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: hotline audit [--file FILE] [--from T] [--to T] [--open-age DURATION] [--json]\n"
-	        "                     [--trimmed] [--fcr-disposition D] [--fcr-days N]\n"
-	        "                     [-c CONFIG] [--redis ADDR] [--prefix P]\n"
-	        "Checks the call and complaint log (Redis, or an export file with --file; \"-\" =\n"
-	        "standard input): hash chain and seq, the life of every call and complaint,\n"
-	        "complaint deadlines; and reports the figures over the range.\n"
-	        "T: 2026-11-22T09:00:00Z, 2026-11-22 (a whole day as --to), @UNIX_SECONDS or a\n"
-	        "stream id.  DURATION: 4h, 90m, 1h30m, 2d (default " DEFAULT_OPEN_AGE ").\n"
-	        "Exit status: 0 clean, 1 findings, 2 could not run.\n");
+	fprintf(out, "usage: hotline audit [--file FILE] [--from T] [--to T] [--open-age DURATION] [--json]\n"
+	             "                     [--trimmed] [--fcr-disposition D] [--fcr-days N]\n"
+	             "                     [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	             "Checks the call and complaint log (Redis, or an export file with --file; \"-\" =\n"
+	             "standard input): hash chain and seq, the life of every call and complaint,\n"
+	             "complaint deadlines; and reports the figures over the range.\n"
+	             "T: 2026-11-22T09:00:00Z, 2026-11-22 (a whole day as --to), @UNIX_SECONDS or a\n"
+	             "stream id.  DURATION: 4h, 90m, 1h30m, 2d (default " DEFAULT_OPEN_AGE ").\n"
+	             "Exit status: 0 clean, 1 findings, 2 could not run.\n");
 }
 
 static uint64_t now_ms(void)
@@ -62,32 +61,59 @@ static double monotonic_s(void)
 static int parse_args(int argc, char **argv, struct audit_cli *o)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},   {"redis", required_argument, NULL, 'r'},
-		{"prefix", required_argument, NULL, 'p'},   {"file", required_argument, NULL, 'f'},
-		{"from", required_argument, NULL, 'F'},     {"to", required_argument, NULL, 'T'},
-		{"open-age", required_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},
-		{"trimmed", no_argument, NULL, 't'},        {"fcr-disposition", required_argument, NULL, 'D'},
-		{"fcr-days", required_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"redis", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},
+	    {"open-age", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"trimmed", no_argument, NULL, 't'},
+	    {"fcr-disposition", required_argument, NULL, 'D'},
+	    {"fcr-days", required_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long days;
 	int opt;
 
-	*o = (struct audit_cli){.open_age = DEFAULT_OPEN_AGE, .fcr_disposition = "resolved", .fcr_days = DEFAULT_FCR_DAYS};
+	*o = (struct audit_cli){
+	    .open_age = DEFAULT_OPEN_AGE, .fcr_disposition = "resolved", .fcr_days = DEFAULT_FCR_DAYS};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o->config = optarg; break;
-		case 'r': o->redis = optarg; break;
-		case 'p': o->prefix = optarg; break;
-		case 'f': o->file = optarg; break;
-		case 'F': o->from = optarg; break;
-		case 'T': o->to = optarg; break;
-		case 'a': o->open_age = optarg; break;
-		case 'j': o->json = true; break;
-		case 't': o->trimmed = true; break;
-		case 'D': o->fcr_disposition = optarg; break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'r':
+			o->redis = optarg;
+			break;
+		case 'p':
+			o->prefix = optarg;
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'F':
+			o->from = optarg;
+			break;
+		case 'T':
+			o->to = optarg;
+			break;
+		case 'a':
+			o->open_age = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 't':
+			o->trimmed = true;
+			break;
+		case 'D':
+			o->fcr_disposition = optarg;
+			break;
 		case 'N':
 			days = strtol(optarg, &end, 10);
 			if (*optarg < '0' || *optarg > '9' || *end || days < 1 || days > 365) {
@@ -96,8 +122,12 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 			}
 			o->fcr_days = (unsigned)days;
 			break;
-		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return CLI_USAGE;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
 		}
 	}
 	if (optind != argc || (o->file && (o->redis || o->prefix))) {
@@ -171,7 +201,8 @@ int cmd_audit(int argc, char **argv)
 	if (rv)
 		return rv < 0 ? CLI_OK : rv;
 	if (!audit_parse_duration(o.open_age, &ao.open_age_ms)) {
-		fprintf(stderr, WHO ": --open-age must be a duration such as 4h, 90m or 1h30m, got '%s'\n", o.open_age);
+		fprintf(stderr, WHO ": --open-age must be a duration such as 4h, 90m or 1h30m, got '%s'\n",
+		        o.open_age);
 		return CLI_USAGE;
 	}
 	if (o.from && !log_time_to_id(o.from, false, from_id)) {
@@ -199,9 +230,12 @@ int cmd_audit(int argc, char **argv)
 
 	if (o.file == NULL || o.config) {
 		switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-		case 0: break;
-		case -2: return CLI_USAGE;
-		default: return CLI_FAILED;
+		case 0:
+			break;
+		case -2:
+			return CLI_USAGE;
+		default:
+			return CLI_FAILED;
 		}
 		ao.reopen_window_h = t.reopen_window_h;
 	}

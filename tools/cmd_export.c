@@ -16,7 +16,7 @@
 #include "export_format.h"
 #include "log_source.h"
 
-#define WHO "hotline export"
+#define WHO           "hotline export"
 #define INEXACT_NAMED 10 /* entries named on stderr before just counting */
 
 struct export_cli {
@@ -41,11 +41,11 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct export_cli *o)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-		{"prefix", required_argument, NULL, 'p'}, {"file", required_argument, NULL, 'f'},
-		{"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
-		{"format", required_argument, NULL, 'm'}, {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'}, {"file", required_argument, NULL, 'f'},
+	    {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
+	    {"format", required_argument, NULL, 'm'}, {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -53,13 +53,27 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:o:", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o->config = optarg; break;
-		case 'r': o->redis = optarg; break;
-		case 'p': o->prefix = optarg; break;
-		case 'f': o->file = optarg; break;
-		case 'F': o->from = optarg; break;
-		case 'T': o->to = optarg; break;
-		case 'o': o->out = optarg; break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'r':
+			o->redis = optarg;
+			break;
+		case 'p':
+			o->prefix = optarg;
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'F':
+			o->from = optarg;
+			break;
+		case 'T':
+			o->to = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
 		case 'm':
 			if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0) {
 				fprintf(stderr, WHO ": --format is jsonl or csv, not '%s'\n", optarg);
@@ -67,8 +81,12 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 			}
 			o->csv = strcmp(optarg, "csv") == 0;
 			break;
-		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return CLI_USAGE;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
 		}
 	}
 	if (optind < argc) {
@@ -113,15 +131,18 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, WHO ": --to: '%s' is not a time or stream id\n", o.to);
 		return CLI_USAGE;
 	}
-	sel = (struct log_selection){.streams = o.streams, .from_id = o.from ? from_id : NULL,
-	                             .to_id = o.to ? to_id : NULL};
+	sel = (struct log_selection){
+	    .streams = o.streams, .from_id = o.from ? from_id : NULL, .to_id = o.to ? to_id : NULL};
 	if (o.file) {
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
 		switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-		case 0: break;
-		case -2: return CLI_USAGE;
-		default: return CLI_FAILED;
+		case 0:
+			break;
+		case -2:
+			return CLI_USAGE;
+		default:
+			return CLI_FAILED;
 		}
 		rc = cli_target_connect(&t, WHO);
 		if (rc == NULL)
@@ -166,8 +187,9 @@ int cmd_export(int argc, char **argv)
 			export_csv_row(&line, &r, scratch);
 		} else if (!export_jsonl(&line, &r)) {
 			if (inexact++ < INEXACT_NAMED)
-				fprintf(stderr, WHO ": %s %s holds bytes that are not UTF-8 (or too many fields): "
-				                "written with U+FFFD, so its hash will not verify\n",
+				fprintf(stderr,
+				        WHO ": %s %s holds bytes that are not UTF-8 (or too many fields): "
+				            "written with U+FFFD, so its hash will not verify\n",
 				        log_stream_name(r.stream), r.id);
 		}
 		if (line.failed) {
@@ -184,7 +206,8 @@ int cmd_export(int argc, char **argv)
 		rv = CLI_FAILED;
 	}
 	if (write_errno)
-		fprintf(stderr, WHO ": writing %s failed: %s\n", o.out ? o.out : "standard output", strerror(write_errno));
+		fprintf(stderr, WHO ": writing %s failed: %s\n", o.out ? o.out : "standard output",
+		        strerror(write_errno));
 	if (o.out) {
 		if (rv == CLI_FAILED) {
 			atomic_file_abort(&af);

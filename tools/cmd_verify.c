@@ -26,21 +26,23 @@ static void print_finding(void *arg, const struct integrity_finding *f)
 	const struct verify_opts *o = arg;
 
 	if (o->json) {
-		json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "stream", log_stream_name(f->stream), "id", f->id, "problem",
-		                      integrity_kind_name(f->kind), "detail", f->detail);
+		json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "stream", log_stream_name(f->stream), "id", f->id,
+		                      "problem", integrity_kind_name(f->kind), "detail", f->detail);
 		char *text;
 
 		if (f->related)
 			json_object_set_new(j, "related", json_string(f->related));
 		if (f->kind == INTEGRITY_GAP)
-			json_object_set_new(j, "missing", json_pack("[I,I]", (json_int_t)f->missing_from,
-			                                            (json_int_t)f->missing_to));
+			json_object_set_new(
+			    j, "missing",
+			    json_pack("[I,I]", (json_int_t)f->missing_from, (json_int_t)f->missing_to));
 		text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%s\n", text ? text : "{}");
 		free(text);
 		json_decref(j);
 	} else {
-		printf("%s %s: %s: %s\n", log_stream_name(f->stream), f->id, integrity_kind_name(f->kind), f->detail);
+		printf("%s %s: %s: %s\n", log_stream_name(f->stream), f->id, integrity_kind_name(f->kind),
+		       f->detail);
 	}
 }
 
@@ -74,10 +76,10 @@ static bool run(struct log_source *src, struct integrity *g)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-		{"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},         {"file", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},         {"file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct verify_opts o = {0};
 	struct log_selection sel = {.streams = LOG_ALL_STREAMS};
@@ -93,14 +95,30 @@ int cmd_verify(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o.config = optarg; break;
-		case 'r': o.redis = optarg; break;
-		case 'p': o.prefix = optarg; break;
-		case 't': o.trimmed = true; break;
-		case 'j': o.json = true; break;
-		case 'f': o.file = optarg; break;
-		case 'h': usage(stdout); return CLI_OK;
-		default: usage(stderr); return CLI_USAGE;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'r':
+			o.redis = optarg;
+			break;
+		case 'p':
+			o.prefix = optarg;
+			break;
+		case 't':
+			o.trimmed = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'f':
+			o.file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
 		}
 	}
 	if (optind < argc) {
@@ -120,9 +138,12 @@ int cmd_verify(int argc, char **argv)
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
 		switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-		case 0: break;
-		case -2: return CLI_USAGE;
-		default: return CLI_FAILED;
+		case 0:
+			break;
+		case -2:
+			return CLI_USAGE;
+		default:
+			return CLI_FAILED;
 		}
 		rc = cli_target_connect(&t, WHO);
 		if (rc == NULL)
@@ -147,8 +168,9 @@ int cmd_verify(int argc, char **argv)
 			continue;
 		total += st->findings;
 		if (!o.json)
-			fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s\n", log_stream_name(i),
-			        st->entries, st->v.last_seq, st->v.started ? st->v.last_hash : "-",
+			fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s\n",
+			        log_stream_name(i), st->entries, st->v.last_seq,
+			        st->v.started ? st->v.last_hash : "-",
 			        st->findings ? "CHAIN BROKEN (see above)" : "chain intact");
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -5,9 +5,9 @@
 /* The entry fields that get a CSV column, in column order.  "object_id"
  * is the call_id or complaint_id. */
 static const char *const columns[] = {
-	"ts",       "event",    "object_id",   "agent", "role",   "state", "customer_id", "phone", "queue",
-	"tier",     "severity", "category",    "disposition", "csat", "leg_ms", "due", "level", "owner",
-	"to",       "rejected", "source",      "request_id",
+    "ts",    "event", "object_id", "agent",    "role",        "state",      "customer_id", "phone",
+    "queue", "tier",  "severity",  "category", "disposition", "csat",       "leg_ms",      "due",
+    "level", "owner", "to",        "rejected", "source",      "request_id",
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -80,7 +80,8 @@ void export_csv_row(struct text_buf *b, const struct log_record *r, char *scratc
 	size_t n = 0, at, used = 0;
 
 	/* A malformed entry still gets its row: stream, id, seq and the raw text. */
-	if (r->entry && json_scan_object(r->entry, r->entry_len, m, sizeof(m) / sizeof(m[0]), &n, &at) != NULL)
+	if (r->entry &&
+	    json_scan_object(r->entry, r->entry_len, m, sizeof(m) / sizeof(m[0]), &n, &at) != NULL)
 		n = 0;
 	if (n > sizeof(m) / sizeof(m[0]))
 		n = sizeof(m) / sizeof(m[0]);

@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#define TAG_BITS 3u
+#define TAG_BITS    3u
 #define INITIAL_CAP 1024
 
 void id_hasher_init(struct id_hasher *h)

@@ -83,7 +83,9 @@ static bool special8(const unsigned char *p)
 	memcpy(&v, p, 8);
 	quote = v ^ (ones * '"');
 	backslash = v ^ (ones * '\\');
-	return (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | v) & highs;
+	return (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) |
+	        v) &
+	       highs;
 }
 
 /* At the opening quote: check the string, leave p after the closing one. */
@@ -127,7 +129,14 @@ static bool scan_string(struct scan *s, bool *escaped)
 			return fail(s, "invalid escape");
 		}
 		switch (p[1]) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
 			p += 2;
 			continue;
 		case 'u':
@@ -147,7 +156,8 @@ static bool scan_string(struct scan *s, bool *escaped)
 			return fail(s, "lone low surrogate");
 		}
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			long lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4((const char *)p + 8) : -1;
+			long lo =
+			    end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4((const char *)p + 8) : -1;
 
 			if (lo < 0xDC00 || lo > 0xDFFF) {
 				s->p = (const char *)p;
@@ -254,12 +264,24 @@ static bool scan_value(struct scan *s, int depth, enum json_kind *kind)
 	if (s->p >= s->end)
 		return fail(s, "value expected");
 	switch (*s->p) {
-	case '"': *kind = JSON_K_STRING; return scan_string(s, &escaped);
-	case '{': *kind = JSON_K_OBJECT; return scan_container(s, depth, true);
-	case '[': *kind = JSON_K_ARRAY; return scan_container(s, depth, false);
-	case 't': *kind = JSON_K_TRUE; return scan_literal(s, "true");
-	case 'f': *kind = JSON_K_FALSE; return scan_literal(s, "false");
-	case 'n': *kind = JSON_K_NULL; return scan_literal(s, "null");
+	case '"':
+		*kind = JSON_K_STRING;
+		return scan_string(s, &escaped);
+	case '{':
+		*kind = JSON_K_OBJECT;
+		return scan_container(s, depth, true);
+	case '[':
+		*kind = JSON_K_ARRAY;
+		return scan_container(s, depth, false);
+	case 't':
+		*kind = JSON_K_TRUE;
+		return scan_literal(s, "true");
+	case 'f':
+		*kind = JSON_K_FALSE;
+		return scan_literal(s, "false");
+	case 'n':
+		*kind = JSON_K_NULL;
+		return scan_literal(s, "null");
 	default:
 		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) {
 			*kind = JSON_K_NUMBER;
@@ -386,11 +408,21 @@ size_t json_unescape(const char *raw, size_t raw_len, char *out)
 
 		i += 2;
 		switch (c) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u': {
 			unsigned long cp = (unsigned long)hex4(raw + i);
 
@@ -404,7 +436,9 @@ size_t json_unescape(const char *raw, size_t raw_len, char *out)
 			o += put_utf8(out + o, cp);
 			break;
 		}
-		default: out[o++] = c; break; /* " \ / */
+		default:
+			out[o++] = c;
+			break; /* " \ / */
 		}
 	}
 	return o;
@@ -509,13 +543,27 @@ bool json_escape(struct text_buf *b, const char *s, size_t len)
 			continue;
 		}
 		switch (*p) {
-		case '"': text_buf_add(b, "\\\"", 2); break;
-		case '\\': text_buf_add(b, "\\\\", 2); break;
-		case '\n': text_buf_add(b, "\\n", 2); break;
-		case '\r': text_buf_add(b, "\\r", 2); break;
-		case '\t': text_buf_add(b, "\\t", 2); break;
-		case '\b': text_buf_add(b, "\\b", 2); break;
-		case '\f': text_buf_add(b, "\\f", 2); break;
+		case '"':
+			text_buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			text_buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			text_buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			text_buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			text_buf_add(b, "\\t", 2);
+			break;
+		case '\b':
+			text_buf_add(b, "\\b", 2);
+			break;
+		case '\f':
+			text_buf_add(b, "\\f", 2);
+			break;
 		default: {
 			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
 

@@ -18,7 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum json_kind { JSON_K_STRING, JSON_K_NUMBER, JSON_K_OBJECT, JSON_K_ARRAY, JSON_K_TRUE, JSON_K_FALSE, JSON_K_NULL };
+enum json_kind {
+	JSON_K_STRING,
+	JSON_K_NUMBER,
+	JSON_K_OBJECT,
+	JSON_K_ARRAY,
+	JSON_K_TRUE,
+	JSON_K_FALSE,
+	JSON_K_NULL
+};
 
 /* Deeper nesting than this is refused (the log's entries are flat; the
  * deepest, a rejected write's "args", is two levels). */

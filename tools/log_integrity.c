@@ -7,10 +7,10 @@
 const char *integrity_kind_name(enum integrity_kind k)
 {
 	static const char *const names[INTEGRITY_KIND_COUNT] = {
-		[INTEGRITY_MODIFIED] = "modified",       [INTEGRITY_GAP] = "gap",
-		[INTEGRITY_INSERTED] = "inserted",       [INTEGRITY_REORDERED] = "reordered",
-		[INTEGRITY_OUT_OF_ORDER] = "out_of_order", [INTEGRITY_BROKEN_LINK] = "broken_link",
-		[INTEGRITY_MALFORMED] = "malformed",     [INTEGRITY_ID_ORDER] = "id_order",
+	    [INTEGRITY_MODIFIED] = "modified",         [INTEGRITY_GAP] = "gap",
+	    [INTEGRITY_INSERTED] = "inserted",         [INTEGRITY_REORDERED] = "reordered",
+	    [INTEGRITY_OUT_OF_ORDER] = "out_of_order", [INTEGRITY_BROKEN_LINK] = "broken_link",
+	    [INTEGRITY_MALFORMED] = "malformed",       [INTEGRITY_ID_ORDER] = "id_order",
 	};
 
 	return (unsigned)k < INTEGRITY_KIND_COUNT ? names[k] : "unknown";
@@ -30,8 +30,13 @@ static void report(struct integrity *g, enum log_stream stream, enum integrity_k
                    const char *related, uint64_t from, uint64_t to, const char *detail)
 {
 	struct integrity_finding f = {
-		.stream = stream, .kind = kind, .id = id, .related = related && *related ? related : NULL,
-		.missing_from = from, .missing_to = to, .detail = detail,
+	    .stream = stream,
+	    .kind = kind,
+	    .id = id,
+	    .related = related && *related ? related : NULL,
+	    .missing_from = from,
+	    .missing_to = to,
+	    .detail = detail,
 	};
 
 	g->s[stream].findings++;
@@ -101,8 +106,8 @@ static void flush_pending(struct integrity *g, enum log_stream stream)
 		break;
 	case PENDING_REPEAT:
 		snprintf(detail, sizeof(detail),
-		         "entries %s and %s both carry seq %" PRIu64 ": one of them was inserted", st->pending_other,
-		         st->pending_id, st->pending_seq);
+		         "entries %s and %s both carry seq %" PRIu64 ": one of them was inserted",
+		         st->pending_other, st->pending_id, st->pending_seq);
 		report(g, stream, INTEGRITY_OUT_OF_ORDER, st->pending_id, st->pending_other, 0, 0, detail);
 		break;
 	case PENDING_NONE:
@@ -113,14 +118,16 @@ static void flush_pending(struct integrity *g, enum log_stream stream)
 
 /* The entry after a held-back finding shows its cause.  Returns true when
  * that also explains this entry's own problem p (nothing more to report). */
-static bool resolve_pending(struct integrity *g, const struct log_record *r, enum chain_problem p, uint64_t seq)
+static bool resolve_pending(struct integrity *g, const struct log_record *r, enum chain_problem p,
+                            uint64_t seq)
 {
 	struct integrity_stream *st = &g->s[r->stream];
 	char detail[300];
 
-	if (st->pending == PENDING_GAP && p == CHAIN_OUT_OF_ORDER && seq >= st->pending_from && seq <= st->pending_to &&
-	    !seen(st, seq)) {
-		snprintf(detail, sizeof(detail), "seq %" PRIu64 " comes before seq %" PRIu64 " (entry %s): entries reordered",
+	if (st->pending == PENDING_GAP && p == CHAIN_OUT_OF_ORDER && seq >= st->pending_from &&
+	    seq <= st->pending_to && !seen(st, seq)) {
+		snprintf(detail, sizeof(detail),
+		         "seq %" PRIu64 " comes before seq %" PRIu64 " (entry %s): entries reordered",
 		         st->pending_seq, seq, r->id);
 		report(g, r->stream, INTEGRITY_REORDERED, st->pending_id, r->id, 0, 0, detail);
 		st->pending = PENDING_NONE;
@@ -128,8 +135,10 @@ static bool resolve_pending(struct integrity *g, const struct log_record *r, enu
 	}
 	if (st->pending == PENDING_REPEAT && p == CHAIN_OK) {
 		snprintf(detail, sizeof(detail),
-		         "entries %s and %s both carry seq %" PRIu64 " and the chain goes on from %s: %s was inserted",
-		         st->pending_other, st->pending_id, st->pending_seq, st->pending_id, st->pending_other);
+		         "entries %s and %s both carry seq %" PRIu64
+		         " and the chain goes on from %s: %s was inserted",
+		         st->pending_other, st->pending_id, st->pending_seq, st->pending_id,
+		         st->pending_other);
 		report(g, r->stream, INTEGRITY_INSERTED, st->pending_other, st->pending_id, 0, 0, detail);
 		st->pending = PENDING_NONE;
 		return false;
@@ -137,8 +146,10 @@ static bool resolve_pending(struct integrity *g, const struct log_record *r, enu
 	if (st->pending == PENDING_REPEAT && p == CHAIN_BROKEN_LINK && seq == st->pending_seq + 1 &&
 	    r->prev_len == CHAIN_HEX_LEN && memcmp(r->prev, st->pending_hash, CHAIN_HEX_LEN) == 0) {
 		snprintf(detail, sizeof(detail),
-		         "entries %s and %s both carry seq %" PRIu64 " and the chain goes on from %s: %s was inserted",
-		         st->pending_other, st->pending_id, st->pending_seq, st->pending_other, st->pending_id);
+		         "entries %s and %s both carry seq %" PRIu64
+		         " and the chain goes on from %s: %s was inserted",
+		         st->pending_other, st->pending_id, st->pending_seq, st->pending_other,
+		         st->pending_id);
 		report(g, r->stream, INTEGRITY_INSERTED, st->pending_id, st->pending_other, 0, 0, detail);
 		st->pending = PENDING_NONE;
 		return true;
@@ -176,7 +187,8 @@ static void classify(struct integrity *g, const struct log_record *r, enum chain
 			         was_seq, seq, from, to);
 		else
 			snprintf(st->pending_detail, sizeof(st->pending_detail),
-			         "the stream starts at seq %" PRIu64 ": seq 1..%" PRIu64 " missing (deleted)", seq, to);
+			         "the stream starts at seq %" PRIu64 ": seq 1..%" PRIu64 " missing (deleted)",
+			         seq, to);
 		return;
 	}
 	case CHAIN_OUT_OF_ORDER:
@@ -188,10 +200,13 @@ static void classify(struct integrity *g, const struct log_record *r, enum chain
 			st->pending_seq = seq;
 		} else if (seen(st, seq)) {
 			snprintf(detail, sizeof(detail),
-			         "seq %" PRIu64 " was used by an earlier entry: this one is a copy or was inserted", seq);
+			         "seq %" PRIu64
+			         " was used by an earlier entry: this one is a copy or was inserted",
+			         seq);
 			report(g, r->stream, INTEGRITY_INSERTED, r->id, NULL, 0, 0, detail);
 		} else if (in_window(st, seq)) {
-			snprintf(detail, sizeof(detail), "seq %" PRIu64 " comes after seq %" PRIu64 ": entries reordered", seq,
+			snprintf(detail, sizeof(detail),
+			         "seq %" PRIu64 " comes after seq %" PRIu64 ": entries reordered", seq,
 			         st->high_seq);
 			report(g, r->stream, INTEGRITY_REORDERED, r->id, NULL, 0, 0, detail);
 		} else {
@@ -241,8 +256,8 @@ void integrity_check(struct integrity *g, const struct log_record *r)
 
 	st->entries++;
 	if (st->last_id[0] && log_id_cmp(r->id_ms, r->id_n, st->last_id_ms, st->last_id_n) <= 0) {
-		snprintf(detail, sizeof(detail), "stream id %s does not come after %s (the file was edited)", r->id,
-		         st->last_id);
+		snprintf(detail, sizeof(detail), "stream id %s does not come after %s (the file was edited)",
+		         r->id, st->last_id);
 		report(g, r->stream, INTEGRITY_ID_ORDER, r->id, st->last_id, 0, 0, detail);
 	}
 	remember_id(st, r);
@@ -256,8 +271,9 @@ void integrity_check(struct integrity *g, const struct log_record *r)
 		return;
 	}
 	memcpy(was_hash, st->v.last_hash, sizeof(was_hash));
-	p = chain_verify_next(&st->v, g->allow_trimmed_start, r->seq, r->seq_len, r->prev, r->prev_len, r->hash,
-	                      r->hash_len, r->entry, r->entry_len, chain_detail, sizeof(chain_detail));
+	p = chain_verify_next(&st->v, g->allow_trimmed_start, r->seq, r->seq_len, r->prev, r->prev_len,
+	                      r->hash, r->hash_len, r->entry, r->entry_len, chain_detail,
+	                      sizeof(chain_detail));
 	if (p == CHAIN_MALFORMED) {
 		/* Not anchored: the verifier still stands on the entry before. */
 		flush_pending(g, r->stream);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define BLOCK_SIZE (1u << 20)
-#define ALIGN 16
+#define ALIGN      16
 
 void reply_arena_reset(struct reply_arena *a)
 {
@@ -111,11 +111,11 @@ static void free_object(void *obj)
 }
 
 redisReplyObjectFunctions reply_arena_functions = {
-	.createString = create_string,
-	.createArray = create_array,
-	.createInteger = create_integer,
-	.createNil = create_nil,
-	.freeObject = free_object,
+    .createString = create_string,
+    .createArray = create_array,
+    .createInteger = create_integer,
+    .createNil = create_nil,
+    .freeObject = free_object,
 };
 
 redisReply *reply_arena_command(redisContext *c, struct reply_arena *a, const char *format, ...)

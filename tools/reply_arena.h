@@ -33,7 +33,7 @@ struct reply_arena {
  * arena is emptied first, so the previous reply from a is gone.  NULL on
  * error, as redisCommand (c->err says why; out of memory included). */
 redisReply *reply_arena_command(redisContext *c, struct reply_arena *a, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 void reply_arena_reset(struct reply_arena *a);
 void reply_arena_free(struct reply_arena *a);

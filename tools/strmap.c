@@ -33,8 +33,8 @@ static size_t find(const struct strmap *m, uint64_t hash, const char *key, size_
 {
 	size_t mask = m->cap - 1, i = (size_t)hash & mask;
 
-	while (m->slots[i].entry &&
-	       !(m->slots[i].hash == hash && m->slots[i].key_len == len && memcmp(key_of(m, &m->slots[i]), key, len) == 0))
+	while (m->slots[i].entry && !(m->slots[i].hash == hash && m->slots[i].key_len == len &&
+	                              memcmp(key_of(m, &m->slots[i]), key, len) == 0))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -57,7 +57,8 @@ static bool grow(struct strmap *m)
 
 		if (!m->slots[i].entry)
 			continue;
-		for (j = (size_t)m->slots[i].hash & (bigger.cap - 1); bigger.slots[j].entry; j = (j + 1) & (bigger.cap - 1))
+		for (j = (size_t)m->slots[i].hash & (bigger.cap - 1); bigger.slots[j].entry;
+		     j = (j + 1) & (bigger.cap - 1))
 			;
 		bigger.slots[j] = m->slots[i];
 	}
@@ -132,7 +133,8 @@ void strmap_sweep(struct strmap *m, bool (*fn)(void *arg, const char *key, void 
 			remove_at(m, i);
 }
 
-size_t strmap_select(const struct strmap *m, bool (*pick)(void *arg, const void *value), void *arg, void ***out)
+size_t strmap_select(const struct strmap *m, bool (*pick)(void *arg, const void *value), void *arg,
+                     void ***out)
 {
 	size_t n = 0, k = 0;
 

@@ -47,6 +47,7 @@ void strmap_sweep(struct strmap *m, bool (*fn)(void *arg, const char *key, void 
  * freed; NULL when there are none).  Returns how many, or SIZE_MAX when out
  * of memory.  For reporting in an order of the caller's choosing: the
  * table's own order depends on the hash key. */
-size_t strmap_select(const struct strmap *m, bool (*pick)(void *arg, const void *value), void *arg, void ***out);
+size_t strmap_select(const struct strmap *m, bool (*pick)(void *arg, const void *value), void *arg,
+                     void ***out);
 
 #endif

@@ -34,7 +34,8 @@ static void round_trip(const char *bytes, size_t len)
 	FUZZ_CHECK(json_escape(&b, bytes, len));
 	text_buf_addc(&b, '}');
 	FUZZ_CHECK(!b.failed);
-	FUZZ_CHECK(json_scan_object(b.p, b.len, m, 2, &n, &at) == NULL && n == 1 && m[0].kind == JSON_K_STRING);
+	FUZZ_CHECK(json_scan_object(b.p, b.len, m, 2, &n, &at) == NULL && n == 1 &&
+	           m[0].kind == JSON_K_STRING);
 	back = malloc(m[0].value_len + 1);
 	FUZZ_CHECK(back != NULL);
 	FUZZ_CHECK(json_unescape(m[0].value, m[0].value_len, back) == len);
@@ -62,7 +63,8 @@ static void export_line(const uint8_t *data, size_t size)
 		char *back = malloc(m[2].value_len + 1);
 
 		FUZZ_CHECK(back != NULL);
-		FUZZ_CHECK(json_unescape(m[2].value, m[2].value_len, back) == size && memcmp(back, data, size) == 0);
+		FUZZ_CHECK(json_unescape(m[2].value, m[2].value_len, back) == size &&
+		           memcmp(back, data, size) == 0);
 		free(back);
 	}
 	text_buf_free(&b);

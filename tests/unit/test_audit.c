@@ -200,16 +200,16 @@ static void run(const struct line *lines, int n, const struct audit_options *o, 
 	audit_finish(a);
 }
 
-#define C LOG_CALLS
-#define K LOG_COMPLAINTS
+#define C   LOG_CALLS
+#define K   LOG_COMPLAINTS
 #define DAY "2026-11-22T"
 
 static const struct audit_options defaults = {
-	.end_ms = 1795392000000ull, /* 2026-11-23T00:00:00Z */
-	.open_age_ms = 4 * 3600000ull,
-	.reopen_window_h = 168,
-	.fcr_disposition = "resolved",
-	.fcr_window_ms = 7 * 86400000ull,
+    .end_ms = 1795392000000ull, /* 2026-11-23T00:00:00Z */
+    .open_age_ms = 4 * 3600000ull,
+    .reopen_window_h = 168,
+    .fcr_disposition = "resolved",
+    .fcr_window_ms = 7 * 86400000ull,
 };
 
 static double num(const json_t *o, const char *path)
@@ -226,26 +226,61 @@ static double num(const json_t *o, const char *path)
 static void clean_day(void)
 {
 	static const struct line log[] = {
-		{C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"customer_id\":\"X\",\"queue\":\"q1\",\"tier\":\"gold\",\"state\":\"offered\"}"},
-		{C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:05.000Z\",\"customer_id\":\"X\",\"queue\":\"q1\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"offer\",\"call_id\":\"c2\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:06.000Z\",\"queue\":\"q2\",\"state\":\"offered\"}"},
-		{C, "{\"event\":\"hold\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:01:00.000Z\",\"queue\":\"q1\",\"state\":\"held\"}"},
-		{C, "{\"event\":\"end\",\"call_id\":\"c2\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "09:01:06.000Z\",\"queue\":\"q2\",\"disposition\":\"no_action\",\"state\":\"abandoned\"}"},
-		{C, "{\"event\":\"resume\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:02:00.000Z\",\"queue\":\"q1\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"transfer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:03:05.000Z\",\"queue\":\"q1\",\"to\":\"a2\",\"state\":\"answered\",\"leg_ms\":180000}"},
-		{K, "{\"event\":\"open\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "09:04:00.000Z\",\"customer_id\":\"X\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":\"billing\",\"state\":\"open\",\"due\":\"" DAY "17:04:00Z\",\"level\":0}"},
-		{C, "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "09:05:05.000Z\",\"queue\":\"q1\",\"disposition\":\"resolved\",\"csat\":4,\"state\":\"ended\",\"leg_ms\":120000}"},
-		{K, "{\"event\":\"assign\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "09:10:00.000Z\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":\"billing\",\"state\":\"open\",\"due\":\"" DAY "17:04:00Z\",\"owner\":\"a3\"}"},
-		{K, "{\"event\":\"ack\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "09:11:00.000Z\",\"state\":\"acknowledged\",\"due\":\"" DAY "17:04:00Z\"}"},
-		{K, "{\"event\":\"progress\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "09:12:00.000Z\",\"state\":\"in_progress\",\"due\":\"" DAY "17:04:00Z\"}"},
-		{K, "{\"event\":\"wait\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "09:13:00.000Z\",\"state\":\"waiting\",\"due\":\"" DAY "17:04:00Z\"}"},
-		{K, "{\"event\":\"escalate\",\"complaint_id\":\"k1\",\"agent\":\"s1\",\"role\":\"supervisor\",\"ts\":\"" DAY "09:14:00.000Z\",\"state\":\"waiting\",\"due\":\"" DAY "17:04:00Z\",\"level\":1}"},
-		{K, "{\"event\":\"resume\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "10:13:00.000Z\",\"state\":\"in_progress\",\"due\":\"" DAY "18:04:00Z\"}"},
-		{K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "11:00:00.000Z\",\"state\":\"resolved\",\"due\":\"" DAY "18:04:00Z\",\"resolution\":\"refund, \\\"sorry\\\"\"}"},
-		{K, "{\"event\":\"close\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY "12:00:00.000Z\",\"state\":\"closed\",\"due\":\"" DAY "18:04:00Z\"}"},
-		{K, "{\"event\":\"reopen\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "13:00:00.000Z\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":\"billing\",\"state\":\"open\",\"due\":\"" DAY "21:00:00Z\"}"},
-		{K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY "22:00:00.000Z\",\"state\":\"resolved\",\"due\":\"" DAY "21:00:00Z\"}"},
-		{K, "{\"event\":\"open\",\"complaint_id\":\"k2\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "14:00:00.000Z\",\"tier\":\"platinum\",\"severity\":\"critical\",\"category\":\"quality\",\"state\":\"open\",\"due\":\"" DAY "15:00:00Z\",\"level\":0}"},
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:00.000Z\",\"customer_id\":\"X\",\"queue\":\"q1\",\"tier\":\"gold\",\"state\":"
+	        "\"offered\"}"},
+	    {C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:05.000Z\",\"customer_id\":\"X\",\"queue\":\"q1\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c2\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:06.000Z\",\"queue\":\"q2\",\"state\":\"offered\"}"},
+	    {C, "{\"event\":\"hold\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:01:00.000Z\",\"queue\":\"q1\",\"state\":\"held\"}"},
+	    {C, "{\"event\":\"end\",\"call_id\":\"c2\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:01:06.000Z\",\"queue\":\"q2\",\"disposition\":\"no_action\",\"state\":\"abandoned\"}"},
+	    {C, "{\"event\":\"resume\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:02:00.000Z\",\"queue\":\"q1\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"transfer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:03:05.000Z\",\"queue\":\"q1\",\"to\":\"a2\",\"state\":\"answered\",\"leg_ms\":180000}"},
+	    {K,
+	     "{\"event\":\"open\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:04:00.000Z\",\"customer_id\":\"X\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":"
+	     "\"billing\",\"state\":\"open\",\"due\":\"" DAY "17:04:00Z\",\"level\":0}"},
+	    {C, "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:05:05.000Z\",\"queue\":\"q1\",\"disposition\":\"resolved\",\"csat\":4,\"state\":"
+	        "\"ended\",\"leg_ms\":120000}"},
+	    {K,
+	     "{\"event\":\"assign\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:10:00.000Z\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":\"billing\",\"state\":"
+	     "\"open\",\"due\":\"" DAY "17:04:00Z\",\"owner\":\"a3\"}"},
+	    {K, "{\"event\":\"ack\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:11:00.000Z\",\"state\":\"acknowledged\",\"due\":\"" DAY "17:04:00Z\"}"},
+	    {K, "{\"event\":\"progress\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":"
+	        "\"" DAY "09:12:00.000Z\",\"state\":\"in_progress\",\"due\":\"" DAY "17:04:00Z\"}"},
+	    {K,
+	     "{\"event\":\"wait\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:13:00.000Z\",\"state\":\"waiting\",\"due\":\"" DAY "17:04:00Z\"}"},
+	    {K, "{\"event\":\"escalate\",\"complaint_id\":\"k1\",\"agent\":\"s1\",\"role\":\"supervisor\","
+	        "\"ts\":\"" DAY "09:14:00.000Z\",\"state\":\"waiting\",\"due\":\"" DAY
+	        "17:04:00Z\",\"level\":1}"},
+	    {K,
+	     "{\"event\":\"resume\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "10:13:00.000Z\",\"state\":\"in_progress\",\"due\":\"" DAY "18:04:00Z\"}"},
+	    {K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":"
+	        "\"" DAY "11:00:00.000Z\",\"state\":\"resolved\",\"due\":\"" DAY
+	        "18:04:00Z\",\"resolution\":\"refund, \\\"sorry\\\"\"}"},
+	    {K,
+	     "{\"event\":\"close\",\"complaint_id\":\"k1\",\"agent\":\"a3\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "12:00:00.000Z\",\"state\":\"closed\",\"due\":\"" DAY "18:04:00Z\"}"},
+	    {K,
+	     "{\"event\":\"reopen\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "13:00:00.000Z\",\"tier\":\"gold\",\"severity\":\"high\",\"category\":\"billing\",\"state\":"
+	     "\"open\",\"due\":\"" DAY "21:00:00Z\"}"},
+	    {K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a2\",\"role\":\"agent\",\"ts\":"
+	        "\"" DAY "22:00:00.000Z\",\"state\":\"resolved\",\"due\":\"" DAY "21:00:00Z\"}"},
+	    {K,
+	     "{\"event\":\"open\",\"complaint_id\":\"k2\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "14:00:00.000Z\",\"tier\":\"platinum\",\"severity\":\"critical\",\"category\":\"quality\","
+	     "\"state\":\"open\",\"due\":\"" DAY "15:00:00Z\",\"level\":0}"},
 	};
 	struct audit a;
 	struct found x;
@@ -257,12 +292,14 @@ static void clean_day(void)
 	CHECK(has(&x, "resolved_late", "19000-0"));
 	CHECK(has(&x, "open_overdue", "20000-0"));
 	for (int i = 0; i < x.n; i++)
-		if (!check_report(strcmp(x.f[i].check, "sla") == 0, __FILE__, __LINE__, "unexpected %s/%s at %s",
-		                  x.f[i].check, x.f[i].kind, x.f[i].id))
+		if (!check_report(strcmp(x.f[i].check, "sla") == 0, __FILE__, __LINE__,
+		                  "unexpected %s/%s at %s", x.f[i].check, x.f[i].kind, x.f[i].id))
 			break;
 	fig = figures_json(&a.fig);
-	CHECK(num(fig, "calls.offered") == 2 && num(fig, "calls.answered") == 1 && num(fig, "calls.abandoned") == 1);
-	CHECK(num(fig, "calls.answer_rate") == 0.5 && num(fig, "calls.held") == 1 && num(fig, "calls.transferred") == 1);
+	CHECK(num(fig, "calls.offered") == 2 && num(fig, "calls.answered") == 1 &&
+	      num(fig, "calls.abandoned") == 1);
+	CHECK(num(fig, "calls.answer_rate") == 0.5 && num(fig, "calls.held") == 1 &&
+	      num(fig, "calls.transferred") == 1);
 	CHECK(num(fig, "calls.handle_s") == 300 && num(fig, "calls.aht_s") == 300);
 	CHECK(num(fig, "calls.csat.count") == 1 && num(fig, "calls.csat.average") == 4);
 	/* the first leg is a1's, the second (and the rating) a2's */
@@ -276,7 +313,8 @@ static void clean_day(void)
 	CHECK(num(fig, "complaints.by_tier.gold.resolved_late") == 1);
 	CHECK(num(fig, "complaints.by_tier.platinum.open_overdue") == 1);
 	CHECK(num(fig, "complaints.by_category.billing.overdue") == 1);
-	CHECK(num(fig, "deadlines.high.gold.resolved_in_time") == 1 && num(fig, "deadlines.high.gold.resolved_late") == 1);
+	CHECK(num(fig, "deadlines.high.gold.resolved_in_time") == 1 &&
+	      num(fig, "deadlines.high.gold.resolved_late") == 1);
 	CHECK(num(fig, "deadlines.critical.platinum.open_overdue") == 1);
 	/* c1: customer X, resolved; the audit ends within its 7 days: pending */
 	CHECK(num(fig, "first_contact_resolution.pending") == 1);
@@ -287,28 +325,44 @@ static void clean_day(void)
 static void problems(void)
 {
 	static const struct line log[] = {
-		/* 1: answer without offer */
-		{C, "{\"event\":\"answer\",\"call_id\":\"ghost\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"queue\":\"q\",\"state\":\"offered\"}"},
-		{C, "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:10.000Z\",\"state\":\"abandoned\"}"},
-		/* 4: after the end; 5: its id again */
-		{C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:11.000Z\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:12.000Z\",\"state\":\"offered\"}"},
-		/* 6: hold of an offered call; 7: state that does not follow; 8: ts back */
-		{C, "{\"event\":\"hold\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:13.000Z\",\"state\":\"held\"}"},
-		{C, "{\"event\":\"offer\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:01:00.000Z\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"answer\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "08:59:00.000Z\",\"state\":\"answered\"}"},
-		/* 9: rejected (a notice); 10..12: malformed */
-		{C, "{\"event\":\"end\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:02:00.000Z\",\"rejected\":\"conflict: ended elsewhere\",\"spooled\":true}"},
-		{C, "not json"},
-		{C, "{\"event\":\"offer\",\"agent\":\"a1\",\"ts\":\"" DAY "09:02:00.000Z\"}"},
-		{C, "{\"event\":\"dance\",\"call_id\":\"c9\",\"ts\":\"" DAY "09:02:00.000Z\"}"},
-		/* 13: complaint never opened; 14, 15: reopen after the window */
-		{K, "{\"event\":\"ack\",\"complaint_id\":\"kx\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"state\":\"acknowledged\"}"},
-		{K, "{\"event\":\"open\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"2026-11-01T09:00:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-01T10:00:00Z\"}"},
-		{K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"2026-11-01T09:30:00.000Z\",\"state\":\"resolved\",\"due\":\"2026-11-01T10:00:00Z\"}"},
-		{K, "{\"event\":\"close\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"2026-11-01T09:40:00.000Z\",\"state\":\"closed\",\"due\":\"2026-11-01T10:00:00Z\"}"},
-		{K, "{\"event\":\"reopen\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-23T10:00:00Z\"}"},
+	    /* 1: answer without offer */
+	    {C,
+	     "{\"event\":\"answer\",\"call_id\":\"ghost\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:00:00.000Z\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:00.000Z\",\"queue\":\"q\",\"state\":\"offered\"}"},
+	    {C, "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:10.000Z\",\"state\":\"abandoned\"}"},
+	    /* 4: after the end; 5: its id again */
+	    {C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:11.000Z\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:12.000Z\",\"state\":\"offered\"}"},
+	    /* 6: hold of an offered call; 7: state that does not follow; 8: ts back */
+	    {C, "{\"event\":\"hold\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:13.000Z\",\"state\":\"held\"}"},
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:01:00.000Z\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"answer\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "08:59:00.000Z\",\"state\":\"answered\"}"},
+	    /* 9: rejected (a notice); 10..12: malformed */
+	    {C, "{\"event\":\"end\",\"call_id\":\"c3\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:02:00.000Z\",\"rejected\":\"conflict: ended elsewhere\",\"spooled\":true}"},
+	    {C, "not json"},
+	    {C, "{\"event\":\"offer\",\"agent\":\"a1\",\"ts\":\"" DAY "09:02:00.000Z\"}"},
+	    {C, "{\"event\":\"dance\",\"call_id\":\"c9\",\"ts\":\"" DAY "09:02:00.000Z\"}"},
+	    /* 13: complaint never opened; 14, 15: reopen after the window */
+	    {K, "{\"event\":\"ack\",\"complaint_id\":\"kx\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:00.000Z\",\"state\":\"acknowledged\"}"},
+	    {K, "{\"event\":\"open\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":"
+	        "\"2026-11-01T09:00:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-01T10:00:00Z\"}"},
+	    {K, "{\"event\":\"resolve\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":"
+	        "\"2026-11-01T09:30:00.000Z\",\"state\":\"resolved\",\"due\":\"2026-11-01T10:00:00Z\"}"},
+	    {K, "{\"event\":\"close\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":"
+	        "\"2026-11-01T09:40:00.000Z\",\"state\":\"closed\",\"due\":\"2026-11-01T10:00:00Z\"}"},
+	    {K,
+	     "{\"event\":\"reopen\",\"complaint_id\":\"k1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:00:00.000Z\",\"state\":\"open\",\"due\":\"2026-11-23T10:00:00Z\"}"},
 	};
 	struct audit a;
 	struct found x;
@@ -347,8 +401,10 @@ static void problems(void)
 static void mid_log(void)
 {
 	static const struct line log[] = {
-		{C, "{\"event\":\"answer\",\"call_id\":\"old\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:00:00.000Z\",\"state\":\"answered\"}"},
-		{C, "{\"event\":\"end\",\"call_id\":\"old\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY "09:01:00.000Z\",\"state\":\"ended\",\"leg_ms\":60000,\"csat\":5}"},
+	    {C, "{\"event\":\"answer\",\"call_id\":\"old\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:00.000Z\",\"state\":\"answered\"}"},
+	    {C, "{\"event\":\"end\",\"call_id\":\"old\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:01:00.000Z\",\"state\":\"ended\",\"leg_ms\":60000,\"csat\":5}"},
 	};
 	char prev[CHAIN_HEX_LEN + 1] = CHAIN_GENESIS, hash[CHAIN_HEX_LEN + 1], seq[24];
 	struct audit_options o = defaults;
@@ -374,7 +430,8 @@ static void mid_log(void)
 	audit_finish(&a);
 	CHECK(x.n == 0);
 	json_t *fig = figures_json(&a.fig);
-	CHECK(num(fig, "calls.ended") == 1 && num(fig, "calls.csat.average") == 5 && num(fig, "agents.a1.handle_s") == 60);
+	CHECK(num(fig, "calls.ended") == 1 && num(fig, "calls.csat.average") == 5 &&
+	      num(fig, "agents.a1.handle_s") == 60);
 	json_decref(fig);
 	audit_free(&a);
 }
@@ -384,16 +441,23 @@ static void mid_log(void)
  * disposition does not resolve; W's window is still open at the end. */
 static void first_contact(void)
 {
-#define CALL(id, cust, day, disp)                                                                                     \
-	{C, "{\"event\":\"offer\",\"call_id\":\"" id "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day       \
-	    "T09:00:00.000Z\",\"customer_id\":\"" cust "\",\"state\":\"offered\"}"},                                      \
-	{C, "{\"event\":\"answer\",\"call_id\":\"" id "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day      \
-	    "T09:00:01.000Z\",\"customer_id\":\"" cust "\",\"state\":\"answered\"}"},                                     \
-	{C, "{\"event\":\"end\",\"call_id\":\"" id "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day         \
-	    "T09:05:00.000Z\",\"customer_id\":\"" cust "\",\"disposition\":\"" disp "\",\"state\":\"ended\",\"leg_ms\":1}"}
+#define CALL(id, cust, day, disp)                                                                            \
+	{C, "{\"event\":\"offer\",\"call_id\":\"" id                                                         \
+	    "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day                                    \
+	    "T09:00:00.000Z\",\"customer_id\":\"" cust "\",\"state\":\"offered\"}"},                         \
+	    {C, "{\"event\":\"answer\",\"call_id\":\"" id                                                    \
+	        "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day                                \
+	        "T09:00:01.000Z\",\"customer_id\":\"" cust "\",\"state\":\"answered\"}"},                    \
+	{                                                                                                    \
+		C, "{\"event\":\"end\",\"call_id\":\"" id                                                    \
+		   "\",\"agent\":\"a\",\"role\":\"agent\",\"ts\":\"2026-11-" day                             \
+		   "T09:05:00.000Z\",\"customer_id\":\"" cust "\",\"disposition\":\"" disp                   \
+		   "\",\"state\":\"ended\",\"leg_ms\":1}"                                                    \
+	}
 	static const struct line log[] = {
-		CALL("x1", "X", "01", "resolved"), CALL("y1", "Y", "01", "resolved"), CALL("z1", "Z", "02", "callback"),
-		CALL("x2", "X", "05", "resolved"), CALL("w1", "W", "20", "resolved"),
+	    CALL("x1", "X", "01", "resolved"), CALL("y1", "Y", "01", "resolved"),
+	    CALL("z1", "Z", "02", "callback"), CALL("x2", "X", "05", "resolved"),
+	    CALL("w1", "W", "20", "resolved"),
 	};
 	struct audit a;
 	struct found x;
@@ -432,9 +496,11 @@ static void formats(void)
 	r.entry = entry, r.entry_len = strlen(entry);
 	CHECK(export_jsonl(&b, &r));
 	text_buf_addc(&b, '\0');
-	CHECK_STR(b.p, "{\"stream\":\"complaints\",\"id\":\"5-1\",\"seq\":\"7\",\"entry\":\"{\\\"event\\\":\\\"resolve\\\","
-	               "\\\"complaint_id\\\":\\\"k1\\\",\\\"ts\\\":\\\"T\\\",\\\"csat\\\":3,\\\"resolution\\\":"
-	               "\\\"refund, \\\\\\\"sorry\\\\\\\"\\\\nbye\\\"}\",\"odd\\\"name\":\"v\\n\"}\n");
+	CHECK_STR(b.p,
+	          "{\"stream\":\"complaints\",\"id\":\"5-1\",\"seq\":\"7\",\"entry\":\"{\\\"event\\\":"
+	          "\\\"resolve\\\","
+	          "\\\"complaint_id\\\":\\\"k1\\\",\\\"ts\\\":\\\"T\\\",\\\"csat\\\":3,\\\"resolution\\\":"
+	          "\\\"refund, \\\\\\\"sorry\\\\\\\"\\\\nbye\\\"}\",\"odd\\\"name\":\"v\\n\"}\n");
 	text_buf_free(&b);
 
 	export_csv_field(&b, "plain", 5);

@@ -29,7 +29,8 @@ static void members(void)
 	struct json_member m[8];
 	size_t n;
 
-	CHECK(scan(" {\"a\":\"x\",\"b\" : 12 ,\"c\":{\"d\":[1,2,{\"e\":null}]},\"f\":true,\"g\":false,\"h\":null,"
+	CHECK(scan(" {\"a\":\"x\",\"b\" : 12 "
+	           ",\"c\":{\"d\":[1,2,{\"e\":null}]},\"f\":true,\"g\":false,\"h\":null,"
 	           "\"i\":-0.5e+3,\"j\":[]}\n",
 	           m, 8, &n) == NULL);
 	CHECK(n == 8);
@@ -43,17 +44,44 @@ static void members(void)
 	CHECK(member_is(&m[7], "j", JSON_K_ARRAY, "[]"));
 	CHECK(!m[0].value_escaped && !m[0].key_escaped);
 	CHECK(scan("{}", m, 8, &n) == NULL && n == 0);
-	CHECK(scan("{\"k\\u0041\":\"a\\\"b\"}", m, 8, &n) == NULL && n == 1 && m[0].key_escaped && m[0].value_escaped);
+	CHECK(scan("{\"k\\u0041\":\"a\\\"b\"}", m, 8, &n) == NULL && n == 1 && m[0].key_escaped &&
+	      m[0].value_escaped);
 }
 
 static void refusals(void)
 {
 	static const char *const bad[] = {
-		"", "[]", "\"s\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":01}", "{\"a\":1.}",
-		"{\"a\":.5}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":nul}", "{a:1}", "{\"a\":'x'}",
-		"{\"a\":\"x}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
-		"{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"tab\there\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\xc0\xaf\"}",
-		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xe2\x82\"}", "{\"a\":[1 2]}", "{\"a\":{\"b\" 1}}", "{\"a\":1 \"b\":2}",
+	    "",
+	    "[]",
+	    "\"s\"",
+	    "{",
+	    "{\"a\"}",
+	    "{\"a\":}",
+	    "{\"a\":1,}",
+	    "{\"a\":1}x",
+	    "{\"a\":01}",
+	    "{\"a\":1.}",
+	    "{\"a\":.5}",
+	    "{\"a\":-}",
+	    "{\"a\":1e}",
+	    "{\"a\":tru}",
+	    "{\"a\":nul}",
+	    "{a:1}",
+	    "{\"a\":'x'}",
+	    "{\"a\":\"x}",
+	    "{\"a\":\"\\x\"}",
+	    "{\"a\":\"\\u12G4\"}",
+	    "{\"a\":\"\\ud800\"}",
+	    "{\"a\":\"\\udc00\"}",
+	    "{\"a\":\"\\ud800\\u0041\"}",
+	    "{\"a\":\"tab\there\"}",
+	    "{\"a\":\"\xff\"}",
+	    "{\"a\":\"\xc0\xaf\"}",
+	    "{\"a\":\"\xed\xa0\x80\"}",
+	    "{\"a\":\"\xe2\x82\"}",
+	    "{\"a\":[1 2]}",
+	    "{\"a\":{\"b\" 1}}",
+	    "{\"a\":1 \"b\":2}",
 	};
 	struct json_member m[4];
 	size_t n, at;
@@ -90,7 +118,8 @@ static void unescaping(void)
 
 	CHECK(scan(text, m, 2, &n) == NULL && n == 1);
 	len = json_unescape(m[0].value, m[0].value_len, out);
-	CHECK(len == 23 && memcmp(out, "a\"b\\c/d\b\f\n\r\t\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\0z", 23) == 0);
+	CHECK(len == 23 &&
+	      memcmp(out, "a\"b\\c/d\b\f\n\r\t\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\0z", 23) == 0);
 	/* in place */
 	char buf[] = "x\\u0041\\n";
 	len = json_unescape(buf, strlen(buf), buf);
@@ -141,8 +170,14 @@ static void round_trip(void)
 	CHECK(json_escape(&b, "\xe4\xb8\xad\xf0\x9f\x98\x80", 7));
 	CHECK(b.len == 9 && memcmp(b.p, "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"", 9) == 0);
 	text_buf_free(&b);
-	CHECK(!json_escape(&b, "a\xff" "b", 3));
-	CHECK(b.len == 7 && memcmp(b.p, "\"a\xef\xbf\xbd" "b\"", 7) == 0);
+	CHECK(!json_escape(&b,
+	                   "a\xff"
+	                   "b",
+	                   3));
+	CHECK(b.len == 7 && memcmp(b.p,
+	                           "\"a\xef\xbf\xbd"
+	                           "b\"",
+	                           7) == 0);
 	text_buf_free(&b);
 }
 

@@ -97,8 +97,7 @@ static void renumber_ids(struct rec *r, int n)
 		snprintf(r[i].id, LOG_ID_MAX, "%d-0", 100 + i);
 }
 
-#define EXPECT(g, i, k, at) \
-	CHECK((g).n > (i) && (g).f[i].kind == (k) && strcmp((g).f[i].id, (at)) == 0)
+#define EXPECT(g, i, k, at) CHECK((g).n > (i) && (g).f[i].kind == (k) && strcmp((g).f[i].id, (at)) == 0)
 
 static void intact(void)
 {
