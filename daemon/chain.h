@@ -33,11 +33,6 @@ enum chain_problem {
 	CHAIN_OUT_OF_ORDER, /* seq repeated or went back: entry inserted or reordered */
 	CHAIN_BROKEN_LINK,  /* prev is not the previous entry's hash */
 	CHAIN_MALFORMED,    /* a field missing or not of the right form */
-	/* Redis's count of entries ever added to the stream (XINFO STREAM
-	 * entries-added, Redis 7) is not the last seq: entries were removed and
-	 * the chain restarted, the newest ones removed, or some added outside
-	 * the chain.  Found by `hotline verify`, not by chain_verify_next. */
-	CHAIN_ENTRIES_ADDED,
 };
 
 struct chain_verifier {

@@ -21,5 +21,7 @@ int cmd_replay(int argc, char **argv);
 int replay_to(int argc, char **argv);
 /* `hotline import queue-log`, dispatched from cmd_import. */
 int cmd_import_queue_log(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

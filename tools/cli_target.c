@@ -75,7 +75,7 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 	struct config *cfg;
 	char err[1024];
 
-	*t = (struct cli_target){.port = 6379, .connect_ms = 2000, .command_ms = 5000};
+	*t = (struct cli_target){.port = 6379, .connect_ms = 2000, .command_ms = 5000, .reopen_window_h = 168};
 	snprintf(t->host, sizeof(t->host), "127.0.0.1");
 	snprintf(t->prefix, sizeof(t->prefix), "hotline:");
 	phone_rules_default(&t->phone);
@@ -94,6 +94,7 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		t->command_ms = cfg->redis.command_timeout_ms;
 		snprintf(t->user, sizeof(t->user), "%s", cfg->redis.user);
 		memcpy(t->password, cfg->redis.password, sizeof(t->password));
+		t->reopen_window_h = cfg->log_rules.reopen_window_h;
 		config_free(cfg);
 	}
 	if (redis_addr && !set_address(t, redis_addr)) {

@@ -25,6 +25,7 @@ struct cli_target {
 	unsigned connect_ms, command_ms;
 	char user[CONFIG_NAME_MAX + 1];      /* Redis ACL user, "" = default */
 	char password[SECRET_FILE_MAX + 1];  /* "" = no AUTH */
+	unsigned reopen_window_h; /* complaints.reopen_window_h (the audit judges reopens by it) */
 };
 
 /* Fill t.  config NULL: the default file if it exists, else the daemon's

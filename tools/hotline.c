@@ -17,6 +17,8 @@ static const struct subcommand subcommands[] = {
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
 	{"replay", cmd_replay, "the timeline of a call, customer or time range; --rebuild the projections; --to HOST:PORT re-drives it"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
+	{"export", cmd_export, "write the log, or a time range of it, as JSON Lines (audit/replay input) or CSV"},
+	{"audit", cmd_audit, "check the log (chain, lives of calls and complaints, deadlines) and report figures"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
 };
 

@@ -1,5 +1,7 @@
 #include "log_source.h"
 
+#include "rfc3339.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -7,16 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <jansson.h>
-
-#include "rfc3339.h"
+#include "json_text.h"
+#include "reply_arena.h"
 
 /* Entries fetched per XRANGE: large enough that round trips do not
  * dominate, small enough that a chunk of big entries stays a few MB. */
 #define CHUNK 1000
 /* An export line longer than this is not one we wrote. */
 #define MAX_LINE (4u << 20)
+/* Bytes read from an export file at a time (the buffer grows, up to a bit
+ * over MAX_LINE, only for a line longer than this). */
+#define READ_CHUNK (256u << 10)
 
 static const char *const stream_names[LOG_STREAM_COUNT] = {"calls", "complaints"};
 
@@ -72,6 +79,11 @@ int log_id_cmp(uint64_t a_ms, uint64_t a_n, uint64_t b_ms, uint64_t b_n)
 	return 0;
 }
 
+bool log_time_parse(const char *s, size_t len, bool end, uint64_t *out_ms)
+{
+	return rfc3339_parse_ms_n(s, len, end, out_ms);
+}
+
 bool log_time_to_id(const char *text, bool end, char out[LOG_ID_MAX])
 {
 	uint64_t ms, n;
@@ -81,9 +93,10 @@ bool log_time_to_id(const char *text, bool end, char out[LOG_ID_MAX])
 			return false;
 		ms = ms * 1000 + (end ? 999 : 0);
 		n = end ? UINT64_MAX : 0;
-	} else if (strchr(text + 1, '-') && (strchr(text, 'T') || strchr(text, 't') || strchr(text, ' ') ||
-	                                    strlen(text) == 10)) {
-		if (!rfc3339_parse_ms(text, end, &ms))
+	} else if (strlen(text) >= 10 && text[4] == '-' && text[7] == '-') {
+		/* A date or RFC 3339 time; a stream id never has a '-' at [4]
+		 * (ids of 1970's first 10 s aside, which no log holds). */
+		if (!log_time_parse(text, strlen(text), end, &ms))
 			return false;
 		n = end ? UINT64_MAX : 0;
 	} else {
@@ -100,6 +113,7 @@ bool log_time_to_id(const char *text, bool end, char out[LOG_ID_MAX])
 
 struct stream_cursor {
 	char key[320];
+	struct reply_arena arena; /* holds chunk */
 	redisReply *chunk;
 	size_t next;     /* index of the next element of chunk to return */
 	bool exhausted;  /* the last XRANGE returned less than a full chunk */
@@ -116,13 +130,16 @@ struct log_source {
 	redisContext *rc;
 	struct stream_cursor cur[LOG_STREAM_COUNT];
 	/* file */
-	FILE *f;
-	bool close_f;
+	int fd;
+	bool close_fd;
 	const char *path;
-	char *line;
-	size_t line_cap;
+	char *buf;              /* read buffer: bytes [start, end) not yet consumed */
+	size_t buf_cap, start, end;
+	bool eof;
+	uint64_t consumed;      /* bytes of the file consumed so far (progress) */
+	uint64_t size;          /* of a regular file; 0 when unknown */
 	unsigned long line_no;
-	json_t *doc; /* the current line, owner of the record's strings */
+	uint64_t records;
 };
 
 static void set_error(struct log_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,33 +208,34 @@ static int cursor_fill(struct log_source *s, struct stream_cursor *c)
 
 	if (c->chunk && c->next < c->chunk->elements)
 		return 1;
-	freeReplyObject(c->chunk);
-	c->chunk = NULL;
+	c->chunk = NULL; /* its memory is reused for the next one */
 	c->next = 0;
 	if (c->exhausted)
 		return 0;
-	r = redisCommand(s->rc, "XRANGE %s %s %s COUNT %d", c->key, c->after, s->sel.to_id ? s->sel.to_id : "+",
-	                 CHUNK);
+	r = reply_arena_command(s->rc, &c->arena, "XRANGE %s %s %s COUNT %d", c->key, c->after,
+	                        s->sel.to_id ? s->sel.to_id : "+", CHUNK);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		set_error(s, "reading %s: %s", c->key,
 		          r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : s->rc->errstr);
-		freeReplyObject(r);
 		return -1;
 	}
 	if (r->elements < CHUNK)
 		c->exhausted = true;
-	if (r->elements == 0) {
-		freeReplyObject(r);
+	if (r->elements == 0)
 		return 0;
-	}
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
 
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING) {
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_ARRAY) {
 			set_error(s, "reading %s: an entry of unexpected shape", c->key);
-			freeReplyObject(r);
 			return -1;
 		}
+		for (size_t j = 0; j < e->element[1]->elements; j++)
+			if (e->element[1]->element[j]->type != REDIS_REPLY_STRING) {
+				set_error(s, "reading %s: an entry of unexpected shape", c->key);
+				return -1;
+			}
 	}
 	c->chunk = r;
 	snprintf(c->after, sizeof(c->after), "(%s", r->element[r->elements - 1]->element[0]->str);
@@ -291,10 +309,9 @@ static int next_from_redis(struct log_source *s, struct log_record *r)
 	snprintf(r->id, sizeof(r->id), "%s", e->element[0]->str);
 	r->id_ms = best_ms;
 	r->id_n = best_n;
-	if (fields->type == REDIS_REPLY_ARRAY)
-		for (size_t i = 0; i + 1 < fields->elements; i += 2)
-			record_add_field(r, fields->element[i]->str, fields->element[i]->len, fields->element[i + 1]->str,
-			                 fields->element[i + 1]->len);
+	for (size_t i = 0; i + 1 < fields->elements; i += 2)
+		record_add_field(r, fields->element[i]->str, fields->element[i]->len, fields->element[i + 1]->str,
+		                 fields->element[i + 1]->len);
 	return 1;
 }
 
@@ -302,63 +319,154 @@ struct log_source *log_source_open_file(const char *path, const struct log_selec
                                         size_t err_len)
 {
 	struct log_source *s = source_new(sel, err, err_len);
+	struct stat st;
 
 	if (s == NULL)
 		return NULL;
 	s->from_file = true;
 	s->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
 	if (strcmp(path, "-") == 0) {
-		s->f = stdin;
+		s->fd = STDIN_FILENO;
 	} else {
-		s->f = fopen(path, "r");
-		s->close_f = true;
-		if (s->f == NULL) {
+		s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		s->close_fd = true;
+		if (s->fd < 0) {
 			snprintf(err, err_len, "%s: %s", path, strerror(errno));
 			free(s);
 			return NULL;
 		}
 	}
+	if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+		s->size = (uint64_t)st.st_size;
+	s->buf_cap = READ_CHUNK;
+	s->buf = malloc(s->buf_cap);
+	if (s->buf == NULL) {
+		snprintf(err, err_len, "out of memory");
+		log_source_close(s);
+		return NULL;
+	}
 	return s;
 }
 
-/* Parse one export line into r; false with s->error set. */
-static bool parse_export_line(struct log_source *s, const char *line, size_t len, struct log_record *r)
+/* The next line (without its line end) in *line and *len, pointing into the
+ * read buffer until the next call.  1 = a line, 0 = end of file, -1 =
+ * error.  Memory stays bounded: a line longer than MAX_LINE is an error
+ * as soon as that many bytes are buffered without a line end. */
+static int read_line(struct log_source *s, char **line, size_t *len)
 {
-	json_error_t jerr;
-	const char *key;
-	json_t *v;
+	for (;;) {
+		char *nl = memchr(s->buf + s->start, '\n', s->end - s->start);
+		ssize_t got;
+
+		if (nl || (s->eof && s->end > s->start)) {
+			size_t n = nl ? (size_t)(nl - (s->buf + s->start)) : s->end - s->start;
+
+			*line = s->buf + s->start;
+			*len = n;
+			s->start += n + (nl != NULL);
+			s->consumed += n + (nl != NULL);
+			s->line_no++;
+			if (n > MAX_LINE) {
+				set_error(s, "%s:%lu: line longer than %u bytes", s->path, s->line_no, MAX_LINE);
+				return -1;
+			}
+			return 1;
+		}
+		if (s->eof)
+			return 0;
+		if (s->end - s->start > MAX_LINE) {
+			set_error(s, "%s:%lu: line longer than %u bytes", s->path, s->line_no + 1, MAX_LINE);
+			return -1;
+		}
+		/* Make room: move the partial line to the front, grow if full. */
+		if (s->start > 0) {
+			memmove(s->buf, s->buf + s->start, s->end - s->start);
+			s->end -= s->start;
+			s->start = 0;
+		}
+		if (s->end == s->buf_cap) {
+			size_t cap = s->buf_cap * 2;
+			char *nb = realloc(s->buf, cap);
+
+			if (nb == NULL) {
+				set_error(s, "%s: out of memory", s->path);
+				return -1;
+			}
+			s->buf = nb;
+			s->buf_cap = cap;
+		}
+		got = read(s->fd, s->buf + s->end, s->buf_cap - s->end);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			set_error(s, "%s: %s", s->path, strerror(errno));
+			return -1;
+		}
+		if (got == 0)
+			s->eof = true;
+		s->end += (size_t)got;
+	}
+}
+
+/* Decode a member's raw key or value in place and NUL-terminate it (there
+ * is always room: the closing quote follows the raw text). */
+static const char *decode_in_place(const char *raw, size_t raw_len, bool escaped, size_t *len)
+{
+	char *p = (char *)raw;
+
+	*len = escaped ? json_unescape(raw, raw_len, p) : raw_len;
+	p[*len] = '\0';
+	return p;
+}
+
+/* Parse one export line (in the read buffer, decoded there in place) into
+ * r; false with s->error set. */
+static bool parse_export_line(struct log_source *s, char *line, size_t len, struct log_record *r)
+{
+	struct json_member m[LOG_MAX_FIELDS + 8];
+	size_t n, err_at, stored;
+	const char *why = json_scan_object(line, len, m, sizeof(m) / sizeof(m[0]), &n, &err_at);
 	int stream = -1;
 	bool have_id = false;
 
-	json_decref(s->doc);
-	s->doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (s->doc == NULL || !json_is_object(s->doc)) {
-		set_error(s, "%s:%lu: not an export record: %s", s->path, s->line_no,
-		          s->doc ? "not a JSON object" : jerr.text);
+	if (why) {
+		set_error(s, "%s:%lu: not an export record: %s at byte %zu", s->path, s->line_no, why, err_at + 1);
 		return false;
 	}
+	stored = n < sizeof(m) / sizeof(m[0]) ? n : sizeof(m) / sizeof(m[0]);
 	record_reset(r);
 	r->line = s->line_no;
-	json_object_foreach(s->doc, key, v) {
-		if (!json_is_string(v)) {
-			set_error(s, "%s:%lu: field '%s' is not a string", s->path, s->line_no, key);
-			return false;
-		}
-		if (strcmp(key, "stream") == 0) {
-			stream = log_stream_from_name(json_string_value(v));
-		} else if (strcmp(key, "id") == 0) {
-			if (json_string_length(v) >= sizeof(r->id) ||
-			    !log_id_parse(json_string_value(v), &r->id_ms, &r->id_n) ||
-			    strchr(json_string_value(v), '-') == NULL) {
-				set_error(s, "%s:%lu: '%s' is not a stream id", s->path, s->line_no, json_string_value(v));
+	for (size_t i = 0; i < stored; i++) {
+		size_t key_len, value_len;
+		const char *key = decode_in_place(m[i].key, m[i].key_len, m[i].key_escaped, &key_len);
+
+		for (size_t j = 0; j < i; j++)
+			if (m[j].key_len == key_len && memcmp(m[j].key, key, key_len) == 0) {
+				set_error(s, "%s:%lu: field '%.40s' appears twice", s->path, s->line_no, key);
 				return false;
 			}
-			snprintf(r->id, sizeof(r->id), "%s", json_string_value(v));
+		m[i].key_len = key_len; /* decoded, for the duplicate check */
+		if (m[i].kind != JSON_K_STRING) {
+			set_error(s, "%s:%lu: field '%.40s' is not a string", s->path, s->line_no, key);
+			return false;
+		}
+		const char *value = decode_in_place(m[i].value, m[i].value_len, m[i].value_escaped, &value_len);
+
+		if (key_len == 6 && memcmp(key, "stream", 6) == 0) {
+			stream = log_stream_from_name(value);
+		} else if (key_len == 2 && memcmp(key, "id", 2) == 0) {
+			if (value_len >= sizeof(r->id) || memchr(value, '\0', value_len) ||
+			    !log_id_parse(value, &r->id_ms, &r->id_n) || strchr(value, '-') == NULL) {
+				set_error(s, "%s:%lu: '%.60s' is not a stream id", s->path, s->line_no, value);
+				return false;
+			}
+			memcpy(r->id, value, value_len + 1);
 			have_id = true;
 		} else {
-			record_add_field(r, key, strlen(key), json_string_value(v), json_string_length(v));
+			record_add_field(r, key, key_len, value, value_len);
 		}
 	}
+	r->fields_dropped += n - stored;
 	if (stream < 0 || !have_id) {
 		set_error(s, "%s:%lu: an export record needs \"stream\" (calls or complaints) and \"id\"", s->path,
 		          s->line_no);
@@ -371,31 +479,21 @@ static bool parse_export_line(struct log_source *s, const char *line, size_t len
 static int next_from_file(struct log_source *s, struct log_record *r)
 {
 	for (;;) {
-		ssize_t n;
+		char *line;
+		size_t n;
+		int got = read_line(s, &line, &n);
 
-		errno = 0;
-		n = getline(&s->line, &s->line_cap, s->f);
-		if (n < 0) {
-			if (ferror(s->f)) {
-				set_error(s, "%s: %s", s->path, strerror(errno ? errno : EIO));
-				return -1;
-			}
-			return 0;
-		}
-		s->line_no++;
-		if ((size_t)n > MAX_LINE) {
-			set_error(s, "%s:%lu: line longer than %u bytes", s->path, s->line_no, MAX_LINE);
-			return -1;
-		}
-		while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r'))
+		if (got <= 0)
+			return got;
+		while (n > 0 && line[n - 1] == '\r')
 			n--;
 		size_t i = 0;
 
-		while (i < (size_t)n && isspace((unsigned char)s->line[i]))
+		while (i < n && isspace((unsigned char)line[i]))
 			i++;
-		if (i == (size_t)n)
+		if (i == n)
 			continue; /* blank */
-		if (!parse_export_line(s, s->line, (size_t)n, r))
+		if (!parse_export_line(s, line, n, r))
 			return -1;
 		if (!(s->sel.streams & LOG_STREAM_MASK(r->stream)))
 			continue;
@@ -409,7 +507,17 @@ static int next_from_file(struct log_source *s, struct log_record *r)
 
 int log_source_next(struct log_source *s, struct log_record *r)
 {
-	return s->from_file ? next_from_file(s, r) : next_from_redis(s, r);
+	int got = s->from_file ? next_from_file(s, r) : next_from_redis(s, r);
+
+	if (got == 1)
+		s->records++;
+	return got;
+}
+
+void log_source_progress(const struct log_source *s, uint64_t *done, uint64_t *total)
+{
+	*done = s->from_file ? s->consumed : s->records;
+	*total = s->from_file ? s->size : 0;
 }
 
 void log_source_close(struct log_source *s)
@@ -417,10 +525,39 @@ void log_source_close(struct log_source *s)
 	if (s == NULL)
 		return;
 	for (int i = 0; i < LOG_STREAM_COUNT; i++)
-		freeReplyObject(s->cur[i].chunk);
-	if (s->close_f && s->f)
-		fclose(s->f);
-	free(s->line);
-	json_decref(s->doc);
+		reply_arena_free(&s->cur[i].arena);
+	if (s->close_fd && s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
 	free(s);
+}
+
+int log_stream_entries_added(redisContext *rc, const char *prefix, enum log_stream s, uint64_t *added, char *err,
+                             size_t err_len)
+{
+	redisReply *r = redisCommand(rc, "XINFO STREAM %slog:%s", prefix, log_stream_name(s));
+	int found = 0;
+
+	if (r == NULL) {
+		snprintf(err, err_len, "XINFO STREAM %slog:%s: %s", prefix, log_stream_name(s), rc->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key") != NULL) {
+		freeReplyObject(r);
+		return 0;
+	}
+	if (r->type != REDIS_REPLY_ARRAY) {
+		snprintf(err, err_len, "XINFO STREAM %slog:%s: %s", prefix, log_stream_name(s),
+		         r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
+		freeReplyObject(r);
+		return -1;
+	}
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, "entries-added") == 0 &&
+		    r->element[i + 1]->type == REDIS_REPLY_INTEGER && r->element[i + 1]->integer >= 0) {
+			*added = (uint64_t)r->element[i + 1]->integer;
+			found = 1;
+		}
+	freeReplyObject(r);
+	return found;
 }

@@ -68,8 +68,18 @@ struct log_source *log_source_open_file(const char *path, const struct log_selec
 
 /* 1 = *r filled, 0 = end, -1 = error (log_source_error says what). */
 int log_source_next(struct log_source *s, struct log_record *r);
+/* How far reading has got, for a progress display: bytes of an export
+ * file read and its size (0 when not a regular file), or records read from
+ * Redis and 0. */
+void log_source_progress(const struct log_source *s, uint64_t *done, uint64_t *total);
 const char *log_source_error(const struct log_source *s);
 void log_source_close(struct log_source *s);
+
+/* XINFO STREAM's "entries-added" of <prefix>log:<stream> (Redis 7).
+ * 1 = *added set; 0 = not known (no such stream, or an older Redis);
+ * -1 = Redis failed (message in err). */
+int log_stream_entries_added(redisContext *rc, const char *prefix, enum log_stream s, uint64_t *added, char *err,
+                             size_t err_len);
 
 /* Parse a stream id "<ms>" or "<ms>-<n>".  false when malformed. */
 bool log_id_parse(const char *text, uint64_t *ms, uint64_t *n);
@@ -83,5 +93,10 @@ int log_id_cmp(uint64_t a_ms, uint64_t a_n, uint64_t b_ms, uint64_t b_n);
  * (for the inclusive end of a range: a date means the whole day).  Writes
  * a stream id into out; false when text is none of these. */
 bool log_time_to_id(const char *text, bool end, char out[LOG_ID_MAX]);
+
+/* The RFC 3339 time or date of len bytes at text (an entry's "ts" or
+ * "due", or a command-line time) as Unix milliseconds; end as above.  Pure
+ * arithmetic, no time zone lookups: cheap enough for every entry. */
+bool log_time_parse(const char *text, size_t len, bool end, uint64_t *ms);
 
 #endif
