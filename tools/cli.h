@@ -15,5 +15,6 @@ int cmd_import(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct subcommand subcommands[] = {
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
+	{"bench", cmd_bench, "load generator: hotlined, Redis or a RESP proxy; throughput and latency percentiles"},
 };
 
 static void usage(FILE *out)
