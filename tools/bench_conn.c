@@ -359,7 +359,9 @@ static void step_finished(struct bench_conn *c, unsigned i, enum bench_step step
 	struct bench_flow *f = &c->flows[i];
 	struct bench_flow_clock *k = &c->clocks[i];
 
-	if (k->step_measured) {
+	if (!k->step_measured) {
+		st->warmup_completed++;
+	} else {
 		uint64_t took = now - k->step_start;
 
 		st->completed++;

@@ -57,6 +57,7 @@ void bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
 	dst->ok += src->ok;
 	dst->failed += src->failed;
 	dst->unanswered += src->unanswered;
+	dst->warmup_completed += src->warmup_completed;
 	dst->txn_completed += src->txn_completed;
 	dst->txn_failed += src->txn_failed;
 	dst->redis_commands += src->redis_commands;
@@ -76,6 +77,15 @@ void bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
 static double elapsed_s(const struct bench_stats *st)
 {
 	return st->end_ns > st->start_ns ? (double)(st->end_ns - st->start_ns) / 1e9 : 0.0;
+}
+
+/* The generator's CPU covers the warmup too, so it is shared over every
+ * request answered, measured or not. */
+static double cpu_per_request_us(const struct bench_stats *st, const struct bench_run_info *info)
+{
+	uint64_t n = st->completed + st->warmup_completed;
+
+	return n ? info->client_cpu_s * 1e6 / (double)n : 0.0;
 }
 
 static double us(uint64_t ns)
@@ -119,9 +129,10 @@ json_t *bench_report_json(const struct bench_stats *st, const struct bench_run_i
 	json_object_set_new(o, "login_s", json_real(info->login_s));
 	json_object_set_new(o, "elapsed_s", json_real(secs));
 	json_object_set_new(o, "requests",
-	                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st->sent, "completed",
+	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st->sent, "completed",
 	                              (json_int_t)st->completed, "ok", (json_int_t)st->ok, "errors",
-	                              (json_int_t)st->failed, "unanswered", (json_int_t)st->unanswered));
+	                              (json_int_t)st->failed, "unanswered", (json_int_t)st->unanswered,
+	                              "warmup_completed", (json_int_t)st->warmup_completed));
 	json_object_set_new(o, "throughput_rps", json_real(secs > 0 ? (double)st->completed / secs : 0));
 	if (txn)
 		json_object_set_new(o, "transactions",
@@ -140,8 +151,7 @@ json_t *bench_report_json(const struct bench_stats *st, const struct bench_run_i
 		json_object_set_new(o, "redis_commands", json_integer((json_int_t)st->redis_commands));
 	json_object_set_new(o, "pushed_lines", json_integer((json_int_t)st->pushed_lines));
 	json_object_set_new(o, "client_cpu_s", json_real(info->client_cpu_s));
-	json_object_set_new(o, "client_cpu_us_per_request",
-	                    json_real(st->completed ? info->client_cpu_s * 1e6 / (double)st->completed : 0.0));
+	json_object_set_new(o, "client_cpu_us_per_request", json_real(cpu_per_request_us(st, info)));
 	return o;
 }
 
@@ -189,6 +199,5 @@ void bench_report_text(FILE *out, const struct bench_stats *st, const struct ben
 			fprintf(out, " other=%llu", (unsigned long long)st->other_errors);
 		fprintf(out, "\n");
 	}
-	fprintf(out, "client CPU: %.2f s, %.1f us per request\n", info->client_cpu_s,
-	        st->completed ? info->client_cpu_s * 1e6 / (double)st->completed : 0.0);
+	fprintf(out, "client CPU: %.2f s, %.1f us per request\n", info->client_cpu_s, cpu_per_request_us(st, info));
 }

@@ -26,6 +26,7 @@ struct bench_stats {
 	struct bench_hist txn;             /* per whole transaction (a call's three requests, ...) */
 	uint64_t sent, completed, ok, failed; /* measured requests */
 	uint64_t unanswered;                  /* sent but never answered (connection lost, drain timeout) */
+	uint64_t warmup_completed;            /* answered but not measured (sent during the warmup) */
 	uint64_t txn_completed, txn_failed;
 	uint64_t redis_commands; /* RESP mode: commands sent for the measured requests */
 	uint64_t pushed_lines;   /* "* ..." lines from the daemon */

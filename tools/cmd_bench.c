@@ -42,6 +42,7 @@ struct bench_args {
 	const char *to, *host, *json, *secret_file, *phones;
 	unsigned port;
 	unsigned long make_users;
+	bool hold;
 };
 
 static void usage(FILE *out)
@@ -53,7 +54,7 @@ static void usage(FILE *out)
 	        "                     [--duration S | --requests N] [--warmup S] [--json FILE|-]\n"
 	        "                     [--users-prefix NAME] [--users N] [--secret-file FILE]\n"
 	        "                     [--customers N] [--phones FILE] [--complaint-pct N]\n"
-	        "                     [--prefix KEYPREFIX] [--recent N] [--seed N] [--quiet]\n"
+	        "                     [--prefix KEYPREFIX] [--recent N] [--seed N] [--hold] [--quiet]\n"
 	        "       hotline bench --make-users N [--users-prefix NAME] --secret-file FILE\n"
 	        "\n"
 	        "Drives hotlined (line protocol, default 127.0.0.1:%u) or, with --resp, Redis or a RESP proxy\n"
@@ -78,6 +79,8 @@ static void usage(FILE *out)
 	        "                    --recent N its pop.recent (default 5)\n"
 	        "  --json FILE       also write the report as JSON (- = standard output; the text then\n"
 	        "                    goes to standard error)\n"
+	        "  --hold            once every connection is in, wait for a line on standard input before\n"
+	        "                    running (to zero a profiler's counters, or read a server's memory)\n"
 	        "Exit status: 0 every request answered OK; 1 some failed or a connection was lost;\n"
 	        "2 could not run; 64 usage error.\n",
 	        LC_DEFAULT_PORT, RESP_PORT, MAX_CONNECTIONS, DEFAULT_DURATION);
@@ -305,6 +308,7 @@ static int parse_args(int argc, char **argv, struct bench_config *cfg, struct be
 	    {"complaint-pct", required_argument, NULL, 'K'}, {"prefix", required_argument, NULL, 'x'},
 	    {"recent", required_argument, NULL, 'r'},      {"seed", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
+	    {"hold", no_argument, NULL, 'L'},
 	    {NULL, 0, NULL, 0}};
 	unsigned long long v;
 	bool users_given = false;
@@ -413,6 +417,9 @@ static int parse_args(int argc, char **argv, struct bench_config *cfg, struct be
 		case 'q':
 			cfg->quiet = true;
 			break;
+		case 'L':
+			a->hold = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -484,7 +491,17 @@ static int write_json(const char *path, json_t *report)
 }
 
 /* Run the loops, merge what they counted, report. */
-static int run(struct bench_config *cfg, const char *json_path)
+/* --hold: the caller says when to start (any line, or the end of input). */
+static void wait_for_go(void)
+{
+	char line[64];
+
+	fprintf(stderr, WHO ": holding; press Enter (a line on standard input) to start\n");
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		clearerr(stdin);
+}
+
+static int run(struct bench_config *cfg, const char *json_path, bool hold)
 {
 	struct bench_loop *loops = calloc(cfg->threads, sizeof(*loops));
 	struct thread_arg *targs = calloc(cfg->threads, sizeof(*targs));
@@ -535,6 +552,8 @@ static int run(struct bench_config *cfg, const char *json_path)
 			        cfg->connections, info.login_s, bench_kind_name(cfg->wl.kind),
 			        cfg->requests ? "a request count" : "a duration");
 	}
+	if (hold)
+		wait_for_go();
 	cpu0 = cpu_seconds();
 	pthread_barrier_wait(&barrier);
 	for (unsigned i = 0; i < started; i++)
@@ -600,7 +619,7 @@ int cmd_bench(int argc, char **argv)
 	if (cfg.wl.resp)
 		bench_workload_set_sha(&cfg.wl);
 	signal(SIGPIPE, SIG_IGN);
-	rc = run(&cfg, a.json);
+	rc = run(&cfg, a.json, a.hold);
 	sodium_memzero(cfg.secret, sizeof(cfg.secret));
 	for (size_t i = 0; i < cfg.wl.n_phones; i++)
 		free(cfg.wl.phones[i]);

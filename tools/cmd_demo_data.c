@@ -1060,7 +1060,7 @@ void demo_customer_id(char *out, size_t len, unsigned long n, unsigned long i)
 {
 	int width = 6;
 
-	for (unsigned long m = 1000000; m <= n; m *= 10)
+	for (unsigned long m = 1000000; m <= n && width < 20; m *= 10)
 		width++;
 	snprintf(out, len, "C%0*lu", width, i + 1);
 }
