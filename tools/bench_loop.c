@@ -27,13 +27,24 @@ static struct timeval seconds_tv(double s)
 	return tv;
 }
 
+/* Connected but not logged in: the daemon gives such connections
+ * limits.unauth_timeout (30 s by default) before it hangs up, and logins
+ * are slow on purpose (Argon2id), so only connect about as fast as logins
+ * complete. */
+static bool login_backlog(const struct bench_loop *l)
+{
+	bool logs_in = !l->cfg->wl.resp && l->cfg->secret[0] != '\0';
+
+	return logs_in && l->connecting + l->auth_count + l->auth_inflight >= 2 * l->auth_limit;
+}
+
 /* Start connects and logins up to their limits. */
 static void pump(struct bench_loop *l)
 {
 	uint64_t now = bench_now_ns();
 	unsigned tries = l->auth_count;
 
-	while (l->connecting < MAX_CONNECTING && l->next_to_connect < l->n_conns)
+	while (l->connecting < MAX_CONNECTING && l->next_to_connect < l->n_conns && !login_backlog(l))
 		bench_conn_connect(&l->conns[l->next_to_connect++]);
 	while (tries-- > 0 && l->auth_inflight < l->auth_limit && l->auth_count > 0) {
 		unsigned i = l->auth_queue[l->auth_head];
