@@ -141,11 +141,12 @@ static json_t *random_value(int depth)
 
 static void check_fixed(void)
 {
-	json_t *v;
+	json_t *v, *empties[] = {json_string(""), json_object(), json_array()};
 
-	check_same(json_string(""), "empty string");
-	check_same(json_object(), "empty object");
-	check_same(json_array(), "empty array");
+	for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+		check_same(empties[i], "empty value");
+		json_decref(empties[i]);
+	}
 	v = json_pack("{s:s,s:[i,f,b,n],s:{}}", "match", "unique", "list", 5, 19.99, 1, "nested");
 	check_same(v, "reply-like");
 	json_decref(v);
