@@ -534,9 +534,12 @@ static int run(struct bench_config *cfg, const char *json_path, bool hold)
 	pthread_barrier_init(&barrier, NULL, cfg->threads + 1);
 	for (unsigned i = 0; i < cfg->threads; i++) {
 		targs[i] = (struct thread_arg){.loop = &loops[i], .barrier = &barrier};
-		if (pthread_create(&tids[i], NULL, thread_main, &targs[i]) != 0) {
-			fprintf(stderr, WHO ": cannot start thread %u\n", i);
-			abort(); /* the others wait at the barrier for a party that never comes */
+		int err = pthread_create(&tids[i], NULL, thread_main, &targs[i]);
+
+		if (err != 0) {
+			/* The others wait at the barrier for a party that never comes. */
+			fprintf(stderr, WHO ": cannot start thread %u: %s\n", i, strerror(err));
+			exit(CLI_FAILED);
 		}
 		started++;
 	}
