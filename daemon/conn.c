@@ -94,13 +94,68 @@ static void close_if_flushed(struct conn *c)
 	conn_close(c, c->eof && !c->close_when_flushed ? "client closed" : "closed after final reply");
 }
 
+/* Everything queued has been written. */
+static void written(struct conn *c)
+{
+	close_if_flushed(c);
+	if (!c->closed)
+		tail_conn_writable(c);
+}
+
+/* bufferevent wrote a backlog out (plaintext: one the socket could not
+ * take at once; TLS: everything). */
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	close_if_flushed(c);
-	if (!c->closed)
-		tail_conn_writable(c);
+	if (!c->tls)
+		bufferevent_disable(c->bev, EV_WRITE); /* back to writing ourselves */
+	written(c);
+}
+
+/* Output was queued.  A plaintext connection writes it itself once the
+ * loop iteration's callbacks are done (conn_flush): all the replies one
+ * Redis read completes for it leave in one write, and the socket's write
+ * interest is only armed when the socket is full, instead of an
+ * epoll_ctl pair and an extra loop iteration per reply.  TLS output goes
+ * through the OpenSSL bufferevent as before. */
+static void output_added(struct conn *c)
+{
+	if (!c->tls)
+		server_schedule_flush(c->srv, c);
+}
+
+void conn_flush(struct conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->closed || c->tls || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return; /* bufferevent is writing a backlog: on_write follows */
+	out = bufferevent_get_output(c->bev);
+	while (evbuffer_get_length(out) > 0) {
+		int n;
+
+		/* bufferevent keeps the start of its output frozen so that only
+		 * it drains it; it does the same thaw around its own writes. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			char reason[160];
+
+			snprintf(reason, sizeof(reason), "socket error: %s", strerror(errno));
+			conn_close(c, reason);
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* The socket is full: bufferevent writes the rest when it drains. */
+		bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
+	written(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -201,6 +256,8 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	conn_apply_limits(c);
 	bufferevent_enable(c->bev, EV_READ);
+	if (!tls)
+		bufferevent_disable(c->bev, EV_WRITE); /* conn_flush writes */
 	return c;
 }
 
@@ -272,6 +329,7 @@ static void flush_ready(struct conn *c)
 			req->on_written(req->on_written_arg);
 		free_request(req);
 	}
+	output_added(c);
 	if (evbuffer_get_length(out) > limits(c)->max_output) {
 		char reason[128];
 
@@ -487,6 +545,7 @@ void conn_say_goodbye(struct conn *c, const char *reason)
 		return;
 	}
 	free(line);
+	output_added(c);
 	close_if_flushed(c);
 }
 
@@ -494,9 +553,10 @@ bool conn_push(struct conn *c, const char *line, size_t len, size_t cap)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (c->closed || evbuffer_get_length(out) + len > cap)
+	if (c->closed || evbuffer_get_length(out) + len > cap || evbuffer_add(out, line, len) != 0)
 		return false;
-	return evbuffer_add(out, line, len) == 0;
+	output_added(c);
+	return true;
 }
 
 size_t conn_output_pending(const struct conn *c)

@@ -51,6 +51,7 @@ struct request {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) flush_entry; /* in the server's write queue (flush_queued) */
 	struct server *srv;
 	struct bufferevent *bev;
 	uint64_t id;
@@ -76,6 +77,7 @@ struct conn {
 	bool tls;         /* accepted on the TLS listener */
 	bool tls_open;    /* ... and its handshake has completed */
 	bool tls_failed;  /* a TLS error: no close_notify on the way out */
+	bool flush_queued; /* output waits for the end of this loop iteration */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -139,6 +141,11 @@ void conn_apply_limits(struct conn *c);
  * take the output past `cap` bytes (nothing queued then). */
 bool conn_push(struct conn *c, const char *line, size_t len, size_t cap);
 size_t conn_output_pending(const struct conn *c);
+
+/* Write what is queued for c (plaintext connections write their output
+ * themselves, once per loop iteration; see conn.c).  Only the server's
+ * write queue calls this. */
+void conn_flush(struct conn *c);
 
 /* Drop every orphan and free c; only the server's reaper calls this. */
 void conn_free(struct conn *c);

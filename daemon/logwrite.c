@@ -8,6 +8,7 @@
 
 #include "customer.h"
 #include "durability.h"
+#include "json_out.h"
 #include "phone.h"
 #include "redis_link.h"
 #include "server.h"
@@ -421,9 +422,11 @@ void logwrite_start(struct logwrite *w, const char *state_key, logwrite_read_fn 
 
 /* ---- append ---- */
 
+/* The same text json_dumps(v, JSON_COMPACT) gives, at a fraction of the
+ * cost (json_out.h): two of these per logged write. */
 static char *dump(const json_t *v)
 {
-	return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	return json_out_dumps(v);
 }
 
 struct journal_append *logwrite_append(struct logwrite *w, enum journal_stream stream, const json_t *entry,

@@ -44,6 +44,28 @@ static void reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Runs after the other callbacks of the loop iteration that queued work. */
+static void flush_queued(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->flushq)) != NULL) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
+		c->flush_queued = false;
+		conn_flush(c);
+	}
+}
+
+void server_schedule_flush(struct server *srv, struct conn *c)
+{
+	if (c->flush_queued || c->closed)
+		return;
+	c->flush_queued = true;
+	TAILQ_INSERT_TAIL(&srv->flushq, c, flush_entry);
+	event_active(srv->flusher, EV_TIMEOUT, 0);
+}
+
 static void finish_if_drained(struct server *srv)
 {
 	if (srv->shutting_down && TAILQ_EMPTY(&srv->conns))
@@ -52,6 +74,10 @@ static void finish_if_drained(struct server *srv)
 
 void server_conn_closed(struct server *srv, struct conn *c)
 {
+	if (c->flush_queued) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
+		c->flush_queued = false;
+	}
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	TAILQ_INSERT_TAIL(&srv->reap, c, entry);
 	srv->stats.conn_current--;
@@ -239,6 +265,26 @@ static struct addr_throttle *new_auth_throttle(void)
 	return addr_throttle_new(AUTH_THROTTLE_ADDRS, hash_key);
 }
 
+/* With epoll, libevent applies interest changes when it next waits, and
+ * an add and a delete of the same event in one loop iteration cancel out.
+ * hiredis's adapter re-adds its one-shot read event after every reply and
+ * toggles its write event per batch of commands; without the changelist
+ * each of those is an epoll_ctl system call (several per request).  The
+ * changelist's one caveat is file descriptors cloned with dup(), which the
+ * daemon never makes. */
+static struct event_base *new_event_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 struct server *server_new(struct config *cfg)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -254,22 +300,24 @@ struct server *server_new(struct config *cfg)
 	if (!sla_use_timezone(cfg->sla.calendar.timezone))
 		log_warn("cannot use time zone '%s' for the SLA calendar; using UTC", cfg->sla.calendar.timezone);
 	TAILQ_INIT(&srv->reap);
+	TAILQ_INIT(&srv->flushq);
 	srv->stats.started_monotonic_ms = stats_now_ms();
 	if (sodium_init() < 0 || make_dummy_hash(srv) != 0) {
 		log_error("libsodium initialisation failed");
 		goto fail;
 	}
-	srv->base = event_base_new();
+	srv->base = new_event_base();
 	if (srv->base == NULL) {
 		log_error("cannot create the event loop");
 		goto fail;
 	}
 	srv->reaper = event_new(srv->base, -1, 0, reap, srv);
+	srv->flusher = event_new(srv->base, -1, 0, flush_queued, srv);
 	srv->drain_deadline = evtimer_new(srv->base, drain_deadline, srv);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_signal, srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
-	if (!srv->reaper || !srv->drain_deadline || !srv->sig_hup || !srv->sig_term || !srv->sig_int ||
+	if (!srv->reaper || !srv->flusher || !srv->drain_deadline || !srv->sig_hup || !srv->sig_term || !srv->sig_int ||
 	    event_add(srv->sig_hup, NULL) || event_add(srv->sig_term, NULL) || event_add(srv->sig_int, NULL)) {
 		log_error("cannot set up signal handling");
 		goto fail;
@@ -372,6 +420,8 @@ void server_free(struct server *srv)
 		event_free(srv->drain_deadline);
 	if (srv->reaper)
 		event_free(srv->reaper);
+	if (srv->flusher)
+		event_free(srv->flusher);
 	tls_free(srv->tls); /* connections' SSL objects held their own references */
 	if (srv->base)
 		event_base_free(srv->base);

@@ -37,6 +37,8 @@ struct server {
 	struct conn_list conns;
 	struct conn_list reap; /* closed, to free after this loop iteration */
 	struct event *reaper;
+	TAILQ_HEAD(, conn) flushq; /* with output to write at the end of this loop iteration */
+	struct event *flusher;
 	uint64_t next_conn_id;
 
 	struct redis_link *redis;
@@ -64,6 +66,9 @@ void server_free(struct server *srv);
 
 /* Called by conn.c. */
 void server_conn_closed(struct server *srv, struct conn *c);
+/* Write c's output once the callbacks of this loop iteration have run, so
+ * every reply they produced for it leaves in one system call. */
+void server_schedule_flush(struct server *srv, struct conn *c);
 /* True when the daemon is draining and c may be let go. */
 void server_conn_idle(struct server *srv, struct conn *c);
 

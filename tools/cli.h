@@ -23,5 +23,6 @@ int replay_to(int argc, char **argv);
 int cmd_import_queue_log(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{"export", cmd_export, "write the log, or a time range of it, as JSON Lines (audit/replay input) or CSV"},
 	{"audit", cmd_audit, "check the log (chain, lives of calls and complaints, deadlines) and report figures"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
+	{"bench", cmd_bench, "load generator: hotlined, Redis or a RESP proxy; throughput and latency percentiles"},
 };
 
 static void usage(FILE *out)

@@ -418,6 +418,15 @@ def redis_login(user):
     return {"user": user, "password_file": redis_password_file(user)}
 
 
+def admin_login_args():
+    """Command-line options that make a `hotline` command log in to Redis as
+    the ACL's hotline-admin, as operators run imports and rebuilds (none
+    when the suite runs without the ACL)."""
+    if not REDIS_ACL:
+        return []
+    return ["--redis-user", "hotline-admin", "--redis-password-file", redis_password_file("hotline-admin")]
+
+
 def redis_acl_text():
     """config/redis-acl.conf as the tests run it: each shipped user turned
     on with its password's SHA-256 (the operator's recipe in hotlined(8)),

@@ -117,9 +117,8 @@ class QueueLogImportTest(harness.TestCase):
         if config:
             cmd += ["-c", self.daemon.config_path]
             # Operators import as the ACL's hotline-admin, not as the daemon's user.
-            if harness.REDIS_ACL and "--out" not in args and "--dry-run" not in args:
-                cmd += ["--redis-user", "hotline-admin", "--redis-password-file",
-                        harness.redis_password_file("hotline-admin")]
+            if "--out" not in args and "--dry-run" not in args:
+                cmd += harness.admin_login_args()
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=H.tmp, timeout=T(120))
         return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 

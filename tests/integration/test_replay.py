@@ -178,9 +178,7 @@ def hotline(*args, stdin=None):
 def target():
     # As operators run it: the ACL's hotline-admin, which may rewrite the
     # projections but never remove from the log.
-    login = (["--redis-user", "hotline-admin", "--redis-password-file", harness.redis_password_file("hotline-admin")]
-             if harness.REDIS_ACL else [])
-    return ["--redis", REDIS.tcp_address, "--prefix", P, *login]
+    return ["--redis", REDIS.tcp_address, "--prefix", P, *harness.admin_login_args()]
 
 
 def log_records():
