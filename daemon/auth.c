@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "addr_throttle.h"
 #include "conn.h"
 #include "handlers.h"
 #include "pwhash_pool.h"
@@ -11,36 +12,82 @@
 
 /* Failure k (k >= 2) on one connection is answered after (k-1) x this delay,
  * so guessing over one connection is slow; after limits.max_auth_failures
- * the connection is closed. */
+ * the connection is closed.  Guessing over many connections is bounded per
+ * source address (addr_throttle.h): a blocked address's AUTHs are refused
+ * without a password check, and count as failures of their connection
+ * like any other, delay and close included. */
 #define AUTH_FAILURE_DELAY_MS 250
 
 struct auth_attempt {
 	struct request *req;
+	struct addr_key addr; /* copied: the connection may be gone when the check ends */
 	char user[CONFIG_NAME_MAX + 1];
 	bool known_user;
+	const char *code; /* of the failure reply */
+	char message[128];
 };
 
-static void answer_failure(struct request *req)
+static void answer_failure(struct auth_attempt *at)
 {
+	struct request *req = at->req;
 	struct conn *c = req->conn;
 
 	if (c == NULL) {
-		request_reply_err(req, ERR_AUTH_FAILED, "authentication failed");
+		request_reply_err(req, at->code, "%s", at->message);
+		free(at);
 		return;
 	}
 	conn_release_barrier(c);
 	if (c->auth_failures >= c->srv->cfg->limits.max_auth_failures) {
 		clog_warn(c, "too many failed AUTH attempts (%u); closing", c->auth_failures);
 		conn_close_after_replies(c);
-		request_reply_err(req, ERR_AUTH_FAILED, "authentication failed; too many failures, closing");
+		request_reply_err(req, at->code, "%s; too many failures, closing", at->message);
 	} else {
-		request_reply_err(req, ERR_AUTH_FAILED, "authentication failed");
+		request_reply_err(req, at->code, "%s", at->message);
 	}
+	free(at);
 }
 
 static void delayed_failure(evutil_socket_t fd, short what, void *arg)
 {
 	answer_failure(arg);
+}
+
+/* A refused AUTH on a live connection: it is left unauthenticated, and
+ * answered the later the more failures it has had. */
+static void fail_on_connection(struct auth_attempt *at)
+{
+	struct conn *c = at->req->conn;
+	unsigned max = c->srv->cfg->limits.max_auth_failures;
+
+	conn_clear_identity(c);
+	c->auth_failures++;
+	if (c->auth_failures >= 2 && c->auth_failures < max) {
+		unsigned ms = (c->auth_failures - 1) * AUTH_FAILURE_DELAY_MS;
+		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+		/* The request keeps its slot, so later pipelined replies wait too;
+		 * if the client leaves meanwhile, the orphan is freed on firing. */
+		if (event_base_once(c->srv->base, -1, EV_TIMEOUT, delayed_failure, at, &tv) == 0)
+			return;
+	}
+	answer_failure(at);
+}
+
+/* A wrong secret (or unknown user) counts against the source address,
+ * also when the client did not wait for the answer. */
+static void count_address_failure(struct server *srv, const struct auth_attempt *at)
+{
+	const struct config_limits *lim = &srv->cfg->limits;
+	char where[64];
+
+	if (!addr_throttle_failure(srv->auth_throttle, &at->addr, lim->max_auth_failures_per_addr,
+	                           (uint64_t)lim->auth_failure_window_s * 1000, stats_now_ms()))
+		return;
+	srv->stats.auth_addr_blocks++;
+	addr_key_format(&at->addr, where, sizeof(where));
+	log_warn("AUTH: %u failed logins from %s within %u s; refusing its logins for %u s",
+	         lim->max_auth_failures_per_addr, where, lim->auth_failure_window_s, lim->auth_failure_window_s);
 }
 
 static void auth_checked(bool ok, void *arg)
@@ -50,9 +97,12 @@ static void auth_checked(bool ok, void *arg)
 	struct conn *c = req->conn;
 	const struct config_user *u;
 
+	if (!ok || !at->known_user)
+		count_address_failure(req->srv, at);
 	if (c == NULL) {
-		request_reply_err(req, ERR_AUTH_FAILED, "connection gone");
-		goto out;
+		snprintf(at->message, sizeof(at->message), "connection gone");
+		answer_failure(at);
+		return;
 	}
 	/* The config may have been reloaded while the hash was checked. */
 	u = ok && at->known_user ? config_find_user(c->srv->cfg, at->user) : NULL;
@@ -64,23 +114,32 @@ static void auth_checked(bool ok, void *arg)
 		clog_info(c, "authenticated as %s", role_name(u->role));
 		request_reply_ok(req, body);
 		json_decref(body);
-		goto out;
+		free(at);
+		return;
 	}
-	conn_clear_identity(c);
-	c->auth_failures++;
-	clog_warn(c, "AUTH failed (attempt %u)", c->auth_failures);
-	if (c->auth_failures >= 2 && c->auth_failures < c->srv->cfg->limits.max_auth_failures) {
-		unsigned ms = (c->auth_failures - 1) * AUTH_FAILURE_DELAY_MS;
-		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	clog_warn(c, "AUTH failed (attempt %u)", c->auth_failures + 1);
+	fail_on_connection(at);
+}
 
-		/* The request keeps its slot, so later pipelined replies wait too;
-		 * if the client leaves meanwhile, the orphan is freed on firing. */
-		if (event_base_once(c->srv->base, -1, EV_TIMEOUT, delayed_failure, req, &tv) == 0)
-			goto out;
-	}
-	answer_failure(req);
-out:
-	free(at);
+/* The address is blocked: answer without spending a password check on it. */
+static bool refused_for_address(struct server *srv, struct conn *c, struct auth_attempt *at)
+{
+	uint64_t wait_ms;
+
+	if (srv->cfg->limits.max_auth_failures_per_addr == 0)
+		return false;
+	wait_ms = addr_throttle_blocked_for(srv->auth_throttle, &c->addr, stats_now_ms());
+	if (wait_ms == 0)
+		return false;
+	srv->stats.auth_throttled++;
+	at->code = ERR_RATE_LIMITED;
+	snprintf(at->message, sizeof(at->message), "too many failed logins from this address; retry in %llu s",
+	         (unsigned long long)(wait_ms + 999) / 1000);
+	/* Debug only: refusals cost an attacker nothing, the block itself was logged. */
+	clog_debug(c, "AUTH refused unchecked: too many failed logins from this address");
+	conn_set_barrier(c);
+	fail_on_connection(at);
+	return true;
 }
 
 void cmd_auth(struct request *req, const struct command_args *args)
@@ -104,6 +163,11 @@ void cmd_auth(struct request *req, const struct command_args *args)
 		return;
 	}
 	at->req = req;
+	at->addr = c->addr;
+	at->code = ERR_AUTH_FAILED;
+	snprintf(at->message, sizeof(at->message), "authentication failed");
+	if (refused_for_address(srv, c, at))
+		return;
 	if (user.len <= CONFIG_NAME_MAX) {
 		memcpy(at->user, user.p, user.len);
 		at->user[user.len] = '\0';

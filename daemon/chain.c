@@ -4,21 +4,44 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
+
+/* SHA-256 through OpenSSL when it can, which uses the CPU's SHA
+ * instructions (about 4x libsodium's portable code here: the audit hashes
+ * every entry of the log); libsodium otherwise.  Same bytes, same hash. */
+static bool hash_openssl(const char *prev_hex, const char *seq_text, size_t seq_len, const char *entry,
+                         size_t entry_len, unsigned char digest[32])
+{
+	static _Thread_local EVP_MD *md;
+	static _Thread_local EVP_MD_CTX *ctx;
+	unsigned int len;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
+	return md && ctx && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, prev_hex, strlen(prev_hex)) &&
+	       EVP_DigestUpdate(ctx, seq_text, seq_len) && EVP_DigestUpdate(ctx, entry, entry_len) &&
+	       EVP_DigestFinal_ex(ctx, digest, &len) && len == 32;
+}
 
 void chain_hash(const char *prev_hex, uint64_t seq, const char *entry, size_t entry_len,
                 char out[CHAIN_HEX_LEN + 1])
 {
-	crypto_hash_sha256_state st;
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	char seq_text[24];
 	int n = snprintf(seq_text, sizeof(seq_text), "\n%" PRIu64 "\n", seq);
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)prev_hex, strlen(prev_hex));
-	crypto_hash_sha256_update(&st, (const unsigned char *)seq_text, (unsigned long long)n);
-	crypto_hash_sha256_update(&st, (const unsigned char *)entry, entry_len);
-	crypto_hash_sha256_final(&st, digest);
+	if (!hash_openssl(prev_hex, seq_text, (size_t)n, entry, entry_len, digest)) {
+		crypto_hash_sha256_state st;
+
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, (const unsigned char *)prev_hex, strlen(prev_hex));
+		crypto_hash_sha256_update(&st, (const unsigned char *)seq_text, (unsigned long long)n);
+		crypto_hash_sha256_update(&st, (const unsigned char *)entry, entry_len);
+		crypto_hash_sha256_final(&st, digest);
+	}
 	sodium_bin2hex(out, CHAIN_HEX_LEN + 1, digest, sizeof(digest));
 }
 
@@ -43,14 +66,21 @@ static bool parse_seq(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
+/* Without a branch per character: hex digits are random, so a branch on
+ * each would be mispredicted half the time (it was the audit's hottest
+ * spot). */
 static bool is_hex64(const char *s, size_t len)
 {
+	unsigned bad = 0;
+
 	if (len != CHAIN_HEX_LEN)
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = (unsigned char)s[i];
+
+		bad |= !((c - '0' < 10u) | (c - 'a' < 6u));
+	}
+	return !bad;
 }
 
 static void anchor(struct chain_verifier *v, uint64_t seq, const char *hash)
@@ -103,7 +133,8 @@ enum chain_problem chain_verify_next(struct chain_verifier *v, bool allow_trimme
 
 const char *chain_problem_name(enum chain_problem p)
 {
-	static const char *const names[] = {"ok", "modified", "gap", "out_of_order", "broken_link", "malformed"};
+	static const char *const names[] = {"ok",          "modified",  "gap",          "out_of_order",
+	                                    "broken_link", "malformed"};
 
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "unknown";
 }

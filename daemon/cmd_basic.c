@@ -1,6 +1,7 @@
 /* The session verbs that need no Redis: PING, QUIT, HELP, STATS. */
 #include <jansson.h>
 
+#include "addr_throttle.h"
 #include "commands.h"
 #include "conn.h"
 #include "handlers.h"
@@ -71,6 +72,10 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	              (json_int_t)loss_count(srv->loss, STREAM_COMPLAINTS)));
 	json_object_set_new(json_object_get(body, "connections"), "tls_handshake_failures",
 	                    json_integer((json_int_t)srv->tls_handshake_failures));
+	json_object_set_new(body, "auth",
+	                    json_pack("{s:I,s:I,s:I}", "throttled", (json_int_t)srv->stats.auth_throttled,
+	                              "address_blocks", (json_int_t)srv->stats.auth_addr_blocks, "addresses_tracked",
+	                              (json_int_t)addr_throttle_tracked(srv->auth_throttle)));
 	json_object_set_new(body, "tails",
 	                    json_pack("{s:I,s:I,s:I}", "subscribers", (json_int_t)tailer_subscribers(srv->tailer),
 	                              "pushed", (json_int_t)tailer_pushed(srv->tailer), "overflows",

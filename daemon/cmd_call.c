@@ -2,7 +2,8 @@
  *
  * Each event is checked against the call's life (lifecycle.h) and the leg
  * owner, then appended to the calls stream through the journal, which also
- * updates the call's state hash (<p>call:<id>) and, when a call ends, the
+ * updates the projections the entry implies (projection.h): the call's
+ * state hash (<p>call:<id>), calls:open and, when a call ends, the
  * customer's recent contacts.  Two Redis round trips: read the state (and
  * the request_id's original reply), then the atomic append.
  */
@@ -16,12 +17,11 @@
 #include "journal.h"
 #include "keys.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "logwrite.h"
+#include "projection.h"
 #include "redis_link.h"
 #include "server.h"
-
-#define CONTACTS_KEPT 50
-#define ENDED_CALL_TTL_S (7 * 24 * 3600)
 
 struct call_write {
 	struct logwrite w; /* must be first: the logwrite callbacks get this */
@@ -86,13 +86,18 @@ static bool check_event_args(struct call_write *cw)
 			return false;
 		break;
 	case CALL_TRANSFER: {
-		const char *to;
+		const struct config_user *to;
 
 		if (!logwrite_check_name(req, args, "to", true))
 			return false;
-		to = json_string_value(json_object_get(args, "to"));
-		if (config_find_user(cfg, to) == NULL || config_find_user(cfg, to)->role == ROLE_ADMIN) {
-			request_reply_err(req, ERR_NOT_FOUND, "no agent or supervisor '%.64s' to transfer to", to);
+		/* A replayed transfer names a recorded agent, who need not have an
+		 * account here (nor does the agent it acts as). */
+		if (cw->w.replayed_by[0])
+			break;
+		to = config_find_user(cfg, json_string_value(json_object_get(args, "to")));
+		if (to == NULL || (to->role != ROLE_AGENT && to->role != ROLE_SUPERVISOR)) {
+			request_reply_err(req, ERR_NOT_FOUND, "no agent or supervisor '%.64s' to transfer to",
+			                  json_string_value(json_object_get(args, "to")));
 			return false;
 		}
 		break;
@@ -125,30 +130,33 @@ static void carry(json_t *entry, const json_t *state, const char *key)
 		json_object_set(entry, key, v);
 }
 
-static void add_contact(struct call_write *cw, struct journal_append *a, const json_t *entry)
+/* The append: the entry, and what it does to the state hash and the other
+ * projections (projection.h, the same computation a rebuild makes). */
+static void submit(struct call_write *cw, const json_t *state, const json_t *entry, enum call_state next)
 {
-	const char *cid = json_string_value(json_object_get(entry, "customer_id"));
-	const char *disp = json_string_value(json_object_get(entry, "disposition"));
-	char key[KEY_MAX], summary[160], *text;
-	json_t *contact;
+	struct logwrite *w = &cw->w;
+	struct projection p;
+	struct journal_append *a;
+	char err[160], *text = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_t *reply;
 
-	if (cid == NULL || key_contacts(key, cw->w.srv->cfg->redis.key_prefix, cid) < 0)
+	if (text == NULL || projection_compute(w->srv->cfg->redis.key_prefix, STREAM_CALLS, entry, text, state, &p, err,
+	                                       sizeof(err)) != 1) {
+		if (text)
+			log_error("CALL %s: cannot project the entry: %s", call_event_name(cw->event), err);
+		free(text);
+		logwrite_reply_err(w, ERR_INTERNAL, "cannot build the log entry");
 		return;
-	if (cw->event == CALL_END && disp)
-		snprintf(summary, sizeof(summary), "call %s: %s", json_string_value(json_object_get(entry, "state")),
-		         disp);
-	else
-		snprintf(summary, sizeof(summary), "call %s", json_string_value(json_object_get(entry, "state")));
-	contact = json_pack("{s:O,s:s,s:O,s:s,s:s,s:O?}", "time", json_object_get(entry, "ts"), "kind", "call", "agent",
-	                    json_object_get(entry, "agent"), "summary", summary, "call_id", cw->call_id, "csat",
-	                    json_object_get(entry, "csat"));
-	text = json_dumps(contact, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(contact);
-	if (text == NULL)
-		return;
-	journal_ops_addf(&a->ops, 3, "LPUSH", key, text);
-	journal_ops_addf(&a->ops, 4, "LTRIM", key, "0", "49");
+	}
 	free(text);
+	reply = json_pack("{s:s,s:s}", "call_id", cw->call_id, "state", call_state_name(next));
+	a = logwrite_append(w, STREAM_CALLS, entry, reply, p.fields);
+	if (a) {
+		journal_ops_take(&a->ops, &p.ops);
+		logwrite_submit(w, a);
+	}
+	projection_free(&p);
+	json_decref(reply);
 }
 
 /* Given the call's current state, decide and build the append (or reply). */
@@ -159,8 +167,7 @@ static void decide(struct logwrite *w, const json_t *state)
 	const char *owner = json_string_value(json_object_get(state, "agent"));
 	int cur = cur_name ? call_state_from_name(cur_name, strlen(cur_name)) : CALL_NONE;
 	enum call_state next;
-	struct journal_append *a;
-	json_t *entry, *st, *reply;
+	json_t *entry;
 	char now[40];
 	long long now_ms;
 
@@ -180,7 +187,6 @@ static void decide(struct logwrite *w, const json_t *state)
 	}
 	now_ms = logwrite_now(w, now);
 	entry = logwrite_entry(w, "event", call_event_name(cw->event), "call_id", cw->call_id, now);
-	st = json_object();
 	if (cw->event == CALL_OFFER) {
 		json_t *cid = json_object_get(cw->args, "customer_id");
 
@@ -214,55 +220,8 @@ static void decide(struct logwrite *w, const json_t *state)
 			json_object_set_new(entry, "leg_ms", json_integer(now_ms - atoll(leg_at)));
 	}
 	logwrite_finish_entry(w, entry);
-
-	/* The state hash: what the next event is checked against. */
-	json_object_set_new(st, "state", json_string(call_state_name(next)));
-	if (cw->event == CALL_OFFER || cw->event == CALL_TRANSFER)
-		json_object_set_new(st, "agent",
-		                    json_string(cw->event == CALL_TRANSFER
-		                                        ? json_string_value(json_object_get(cw->args, "to"))
-		                                        : w->user));
-	else if (cw->event == CALL_ANSWER)
-		json_object_set_new(st, "agent", json_string(owner ? owner : w->user));
-	logwrite_copy(st, entry, "customer_id");
-	logwrite_copy(st, entry, "phone");
-	logwrite_copy(st, entry, "queue");
-	logwrite_copy(st, entry, "tier");
-	if (cw->event == CALL_ANSWER || cw->event == CALL_TRANSFER)
-		json_object_set_new(st, "leg_at_ms", json_sprintf("%lld", now_ms));
-	if (cw->event == CALL_OFFER)
-		json_object_set_new(st, "offered_at", json_string(now));
-	if (cw->event == CALL_END)
-		json_object_set_new(st, "ended_at", json_string(now));
-
-	reply = json_pack("{s:s,s:s}", "call_id", cw->call_id, "state", call_state_name(next));
-	a = logwrite_append(w, STREAM_CALLS, entry, reply, st);
-	if (a) {
-		char k_open[KEY_MAX];
-
-		/* The wallboard's view of calls in progress (QUEUE). */
-		snprintf(k_open, sizeof(k_open), "%scalls:open", w->srv->cfg->redis.key_prefix);
-		if (cw->event == CALL_END) {
-			add_contact(cw, a, entry);
-			journal_ops_addf(&a->ops, 3, "EXPIRE", a->state_key, "604800");
-			journal_ops_addf(&a->ops, 3, "HDEL", k_open, cw->call_id);
-		} else {
-			json_t *card = json_pack("{s:s,s:O,s:O,s:O}", "state", call_state_name(next), "queue",
-			                         json_object_get(entry, "queue") ? json_object_get(entry, "queue") : json_null(),
-			                         "agent", json_object_get(st, "agent") ? json_object_get(st, "agent") : json_object_get(entry, "agent"),
-			                         "since", json_object_get(entry, "ts"));
-			char *text = json_dumps(card, JSON_COMPACT);
-
-			if (text)
-				journal_ops_addf(&a->ops, 4, "HSET", k_open, cw->call_id, text);
-			free(text);
-			json_decref(card);
-		}
-		logwrite_submit(w, a);
-	}
+	submit(cw, state, entry, next);
 	json_decref(entry);
-	json_decref(st);
-	json_decref(reply);
 }
 
 static void call_write_free(struct logwrite *w)
@@ -355,6 +314,10 @@ void cmd_call(struct request *req, const struct command_args *args)
 	}
 	snprintf(key, sizeof(key), "calls:%s", cw->call_id);
 	logwrite_describe(&cw->w, "CALL", call_event_name(cw->event), cw->args, key);
-	snprintf(key, sizeof(key), "%scall:%s", req->srv->cfg->redis.key_prefix, cw->call_id);
+	if (key_call(key, req->srv->cfg->redis.key_prefix, cw->call_id) < 0) {
+		request_reply_err(req, ERR_BAD_REQUEST, "'call_id' too long for the key prefix");
+		call_write_free(&cw->w);
+		return;
+	}
 	logwrite_start(&cw->w, key, offer_reads);
 }

@@ -3,7 +3,8 @@
  * Writes (open ack progress wait resume escalate resolve close reopen, and
  * next, which claims) go through logwrite: checked against the complaint's
  * life (lifecycle.h), appended to the complaints stream, and the
- * projections updated in the same atomic step:
+ * projections the entry implies (projection.h) updated in the same atomic
+ * step:
  *   <p>complaint:<id>                 state hash (state, due, level, owner, ...)
  *   <p>complaint:<id>:history         every entry of this complaint, in order
  *   <p>complaints:open                ZSET id -> due (Unix s): the queue, most urgent first
@@ -25,7 +26,9 @@
 #include "handlers.h"
 #include "keys.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "logwrite.h"
+#include "projection.h"
 #include "redis_link.h"
 #include "server.h"
 #include "sla.h"
@@ -52,6 +55,8 @@ struct complaint_write {
 	char tier[16];
 	size_t candidates;
 	bool customer_missing;
+	/* next: a replay names the complaint its recorded claim took */
+	bool targeted;
 	/* next: queue heads this request found already taken */
 	char taken[NEXT_SKIP_MAX][LOGWRITE_ID_MAX + 1];
 	unsigned n_taken;
@@ -63,14 +68,9 @@ static const char *prefix_of(const struct logwrite *w)
 	return w->srv->cfg->redis.key_prefix;
 }
 
-static void complaint_key(const struct logwrite *w, const char *id, const char *suffix, char out[KEY_MAX])
+static void complaint_key(const struct logwrite *w, const char *id, char out[KEY_MAX])
 {
-	snprintf(out, KEY_MAX, "%scomplaint:%s%s", prefix_of(w), id, suffix);
-}
-
-static void global_key(const struct logwrite *w, const char *name, char out[KEY_MAX])
-{
-	snprintf(out, KEY_MAX, "%scomplaints:%s", prefix_of(w), name);
+	key_complaint(out, prefix_of(w), id);
 }
 
 static json_t *str_i64(int64_t v)
@@ -112,90 +112,6 @@ static bool in_list(const char (*list)[CONFIG_NAME_MAX + 1], size_t n, const cha
 	return false;
 }
 
-/* ---- projections ---- */
-
-static json_t *summary_card(const char *id, const json_t *st)
-{
-	json_t *card = json_pack("{s:s}", "complaint_id", id);
-	static const char *const keys[] = {"state", "severity", "category", "tier", "owner"};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		logwrite_copy(card, st, keys[i]);
-	if (logwrite_field_i64(st, "due"))
-		json_object_set_new(card, "due", rfc3339(logwrite_field_i64(st, "due")));
-	json_object_set_new(card, "level", json_integer(logwrite_field_i64(st, "level")));
-	logwrite_copy(card, st, "summary");
-	return card;
-}
-
-static void add_op_json(struct journal_append *a, const char *cmd, const char *key, const char *field,
-                        const json_t *value)
-{
-	char *text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	if (text == NULL)
-		return;
-	if (field)
-		journal_ops_addf(&a->ops, 4, cmd, key, field, text);
-	else
-		journal_ops_addf(&a->ops, 3, cmd, key, text);
-	free(text);
-}
-
-/* Keep the queue and the customer's open complaints in step with the new
- * state `st` (the merged state after this entry). */
-static void project(struct complaint_write *cw, struct journal_append *a, const json_t *st, const json_t *entry)
-{
-	struct logwrite *w = &cw->w;
-	const char *cid = json_string_value(json_object_get(st, "customer_id"));
-	const char *state = json_string_value(json_object_get(st, "state"));
-	int s = state ? complaint_state_from_name(state, strlen(state)) : COMPLAINT_NONE;
-	bool open = s >= 0 && complaint_state_is_open((enum complaint_state)s);
-	char k_open[KEY_MAX], k_unassigned[KEY_MAX], k_cust[KEY_MAX], k_hist[KEY_MAX], due[32];
-	const char *owner = json_string_value(json_object_get(st, "owner"));
-	json_t *card = summary_card(cw->complaint_id, st);
-
-	global_key(w, "open", k_open);
-	global_key(w, "unassigned", k_unassigned);
-	complaint_key(w, cw->complaint_id, ":history", k_hist);
-	snprintf(due, sizeof(due), "%" PRId64, logwrite_field_i64(st, "due"));
-	add_op_json(a, "RPUSH", k_hist, NULL, entry);
-	if (open) {
-		journal_ops_addf(&a->ops, 4, "ZADD", k_open, due, cw->complaint_id);
-		if (owner && *owner)
-			journal_ops_addf(&a->ops, 3, "ZREM", k_unassigned, cw->complaint_id);
-		else
-			journal_ops_addf(&a->ops, 4, "ZADD", k_unassigned, due, cw->complaint_id);
-	} else {
-		journal_ops_addf(&a->ops, 3, "ZREM", k_open, cw->complaint_id);
-		journal_ops_addf(&a->ops, 3, "ZREM", k_unassigned, cw->complaint_id);
-	}
-	if (cid && *cid && key_open_complaints(k_cust, prefix_of(w), cid) >= 0) {
-		if (open)
-			add_op_json(a, "HSET", k_cust, cw->complaint_id, card);
-		else
-			journal_ops_addf(&a->ops, 3, "HDEL", k_cust, cw->complaint_id);
-		if (cw->action == COMPLAINT_DO_OPEN || cw->action == COMPLAINT_DO_RESOLVE ||
-		    cw->action == COMPLAINT_DO_REOPEN) {
-			char k_contacts[KEY_MAX], summary[200];
-			json_t *contact;
-
-			key_contacts(k_contacts, prefix_of(w), cid);
-			const char *category = json_string_value(json_object_get(st, "category"));
-
-			snprintf(summary, sizeof(summary), "complaint %s: %s", complaint_action_name(cw->action),
-			         category ? category : "");
-			contact = json_pack("{s:O,s:s,s:s,s:s,s:s}", "time", json_object_get(entry, "ts"), "kind",
-			                    "complaint", "agent", w->user, "summary", summary, "complaint_id",
-			                    cw->complaint_id);
-			add_op_json(a, "LPUSH", k_contacts, NULL, contact);
-			journal_ops_addf(&a->ops, 4, "LTRIM", k_contacts, "0", "49");
-			json_decref(contact);
-		}
-	}
-	json_decref(card);
-}
-
 /* The reply every write action gets: where the complaint now stands. */
 static json_t *state_reply(const char *id, const json_t *st)
 {
@@ -216,12 +132,50 @@ static void next_reads(struct logwrite *w, const redisReply *unused);
 
 /* ---- decide ---- */
 
+/* The append: the entry, and what it does to the state hash and the other
+ * projections (projection.h, the same computation a rebuild makes); the
+ * reply says where the complaint now stands. */
+static void submit(struct complaint_write *cw, const json_t *state, const json_t *entry)
+{
+	struct logwrite *w = &cw->w;
+	struct projection p;
+	struct journal_append *a;
+	char err[160], *text = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_t *reply;
+
+	if (text == NULL || projection_compute(prefix_of(w), STREAM_COMPLAINTS, entry, text, state, &p, err,
+	                                       sizeof(err)) != 1) {
+		if (text)
+			log_error("COMPLAINT %s: cannot project the entry: %s", cw->w.sub, err);
+		free(text);
+		logwrite_reply_err(w, ERR_INTERNAL, "cannot build the log entry");
+		return;
+	}
+	free(text);
+	reply = state_reply(cw->complaint_id, p.state);
+	a = logwrite_append(w, STREAM_COMPLAINTS, entry, reply, p.fields);
+	if (a) {
+		journal_ops_take(&a->ops, &p.ops);
+		if (cw->action == COMPLAINT_DO_OPEN) {
+			char k_open[KEY_MAX];
+
+			key_complaints_open(k_open, prefix_of(w));
+			a->rank_zset = strdup(k_open);
+			a->rank_member = strdup(cw->complaint_id);
+		}
+		logwrite_submit(w, a);
+	}
+	projection_free(&p);
+	json_decref(reply);
+}
+
+/* Build the entry of a decided change: the state before plus changes,
+ * as the log records it. */
 static void append_change(struct complaint_write *cw, const json_t *state, json_t *changes, const char *event,
                           const char *now_text)
 {
 	struct logwrite *w = &cw->w;
-	json_t *merged = json_deep_copy(state), *entry, *reply;
-	struct journal_append *a;
+	json_t *merged = json_deep_copy(state), *entry;
 	const char *k;
 	json_t *v;
 
@@ -249,23 +203,9 @@ static void append_change(struct complaint_write *cw, const json_t *state, json_
 	logwrite_copy(entry, cw->args, "resolution");
 	logwrite_copy(entry, cw->args, "note");
 	logwrite_finish_entry(w, entry);
-
-	reply = state_reply(cw->complaint_id, merged);
-	a = logwrite_append(w, STREAM_COMPLAINTS, entry, reply, changes);
-	if (a) {
-		project(cw, a, merged, entry);
-		if (cw->action == COMPLAINT_DO_OPEN) {
-			char k_open[KEY_MAX];
-
-			global_key(w, "open", k_open);
-			a->rank_zset = strdup(k_open);
-			a->rank_member = strdup(cw->complaint_id);
-		}
-		logwrite_submit(w, a);
-	}
+	submit(cw, state, entry);
 	json_decref(merged);
 	json_decref(entry);
-	json_decref(reply);
 }
 
 static void decide_open(struct complaint_write *cw, const json_t *state, int64_t now, const char *now_text)
@@ -331,6 +271,12 @@ static void decide(struct logwrite *w, const json_t *state)
 	if (cw->action == ACTION_NEXT) {
 		const char *owner = json_string_value(json_object_get(state, "owner"));
 
+		if (cw->targeted && ((owner && *owner) || !complaint_state_is_open((enum complaint_state)cur))) {
+			logwrite_reply_err(w, ERR_CONFLICT, "complaint %s is %s%s; cannot claim it", cw->complaint_id,
+			                   complaint_state_name((enum complaint_state)cur),
+			                   owner && *owner ? " and claimed" : "");
+			return;
+		}
 		if ((owner && *owner) || !complaint_state_is_open((enum complaint_state)cur)) {
 			/* Someone claimed (or closed) it between our queue read and now:
 			 * look at the next one in the queue. */
@@ -475,7 +421,7 @@ static void on_queue_head(struct logwrite *w, const redisReply *r)
 			continue;
 		memcpy(cw->complaint_id, id->str, id->len);
 		cw->complaint_id[id->len] = '\0';
-		complaint_key(w, cw->complaint_id, "", key);
+		complaint_key(w, cw->complaint_id, key);
 		logwrite_read_state(w, key);
 		return;
 	}
@@ -486,7 +432,7 @@ static void next_reads(struct logwrite *w, const redisReply *unused)
 {
 	char key[KEY_MAX], last[16];
 
-	global_key(w, "unassigned", key);
+	key_complaints_unassigned(key, prefix_of(w));
 	snprintf(last, sizeof(last), "%d", NEXT_SKIP_MAX);
 	logwrite_read(w, 4, (const char *[]){"ZRANGE", key, "0", last}, on_queue_head);
 }
@@ -532,7 +478,8 @@ static bool check_args(struct complaint_write *cw)
 	json_object_foreach(args, key, v) {
 		bool ok = cw->action == COMPLAINT_DO_OPEN ? allowed(fields_open, key) ||
 		                                                (cw->w.replay && allowed(fields_open_replay, key))
-		          : cw->action == ACTION_NEXT     ? strcmp(key, "request_id") == 0
+		          : cw->action == ACTION_NEXT     ? strcmp(key, "request_id") == 0 ||
+		                                                (cw->w.replayed_by[0] && strcmp(key, "complaint_id") == 0)
 		                                          : allowed(fields_common, key) ||
 		                                                (cw->action == COMPLAINT_DO_RESOLVE && strcmp(key, "resolution") == 0);
 
@@ -544,7 +491,7 @@ static bool check_args(struct complaint_write *cw)
 	if (!logwrite_check_text(req, args, "note", false, 1000))
 		return false;
 	if (cw->action == ACTION_NEXT)
-		return true;
+		return logwrite_take_id(req, args, "complaint_id", false, cw->complaint_id);
 	if (cw->action != COMPLAINT_DO_OPEN)
 		return logwrite_take_id(req, args, "complaint_id", true, cw->complaint_id) &&
 		       (cw->action != COMPLAINT_DO_RESOLVE || logwrite_check_text(req, args, "resolution", true, 2000));
@@ -638,6 +585,16 @@ static void start_write(struct request *req, const struct command_args *args, in
 		complaint_write_free(&cw->w);
 		return;
 	}
+	if (action == ACTION_NEXT && cw->complaint_id[0]) {
+		/* A replayed claim takes the complaint its recorded claim took,
+		 * whatever the queue holds now. */
+		cw->targeted = true;
+		snprintf(key, sizeof(key), "complaints:%s", cw->complaint_id);
+		logwrite_describe(&cw->w, "COMPLAINT", "next", cw->args, key);
+		complaint_key(&cw->w, cw->complaint_id, key);
+		logwrite_start(&cw->w, key, NULL);
+		return;
+	}
 	if (action == ACTION_NEXT) {
 		logwrite_describe(&cw->w, "COMPLAINT", "next", cw->args, "complaints:-");
 		logwrite_start(&cw->w, NULL, next_reads);
@@ -652,7 +609,7 @@ static void start_write(struct request *req, const struct command_args *args, in
 	}
 	snprintf(key, sizeof(key), "complaints:%s", cw->complaint_id);
 	logwrite_describe(&cw->w, "COMPLAINT", complaint_action_name((enum complaint_action)action), cw->args, key);
-	complaint_key(&cw->w, cw->complaint_id, "", key);
+	complaint_key(&cw->w, cw->complaint_id, key);
 	logwrite_start(&cw->w, key, action == COMPLAINT_DO_OPEN ? open_reads : NULL);
 }
 

@@ -5,12 +5,13 @@
 
 #include "conn.h"
 #include "handlers.h"
+#include "replay_identity.h"
 #include "stats.h"
 
 static const struct command table[] = {
 	{"AUTH", ALLOW_ANYONE, ARGS_TOKENS, cmd_auth},
-	{"CALL", ALLOW_AGENT | ALLOW_SUPERVISOR, ARGS_SUBVERB_JSON, cmd_call},
-	{"COMPLAINT", ALLOW_AGENT | ALLOW_SUPERVISOR, ARGS_SUBVERB_JSON, cmd_complaint},
+	{"CALL", ALLOW_AGENT | ALLOW_SUPERVISOR | ALLOW_REPLAY, ARGS_SUBVERB_JSON, cmd_call},
+	{"COMPLAINT", ALLOW_AGENT | ALLOW_SUPERVISOR | ALLOW_REPLAY, ARGS_SUBVERB_JSON, cmd_complaint},
 	{"HELP", ALLOW_ANYONE, ARGS_NONE, cmd_help},
 	{"PING", ALLOW_ANYONE, ARGS_NONE, cmd_ping},
 	{"POP", ALLOW_AUTHED, ARGS_JSON, cmd_pop},
@@ -50,6 +51,8 @@ static unsigned role_bit(enum role role)
 		return ALLOW_SUPERVISOR;
 	case ROLE_ADMIN:
 		return ALLOW_ADMIN;
+	case ROLE_REPLAY:
+		return ALLOW_REPLAY;
 	case ROLE_NONE:
 		break;
 	}
@@ -92,6 +95,23 @@ static bool parse_args(struct request *req, const struct command *cmd, const cha
 	return true;
 }
 
+/* A replay account's request acts as the recorded agent it names: the
+ * handler sees that agent as the user, and replayed_by says who sent it.
+ * False (and the reply sent) when the request does not name one. */
+static bool act_as_recorded_agent(struct request *req, const struct conn *c, json_t *args)
+{
+	const char *why = NULL;
+	enum role role;
+
+	if (!replay_identity_take(args, req->user, &role, &why)) {
+		request_reply_err(req, ERR_BAD_REQUEST, "%s", why);
+		return false;
+	}
+	req->role = role;
+	memcpy(req->replayed_by, c->user, sizeof(req->replayed_by));
+	return true;
+}
+
 void commands_dispatch(struct conn *c, const char *line, size_t len)
 {
 	struct command_args args = {0};
@@ -100,6 +120,7 @@ void commands_dispatch(struct conn *c, const char *line, size_t len)
 	struct request *req;
 	const char *cursor = line;
 	size_t remaining = len, bad = 0;
+	unsigned control;
 	int idx;
 
 	req = conn_request_new(c, -1);
@@ -111,12 +132,9 @@ void commands_dispatch(struct conn *c, const char *line, size_t len)
 		request_reply_err(req, ERR_BAD_REQUEST, "invalid UTF-8 or NUL byte at byte offset %zu", bad);
 		return;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
-			request_reply_err(req, ERR_BAD_REQUEST, "control character 0x%02x at byte offset %zu",
-			                  (unsigned char)line[i], i);
-			return;
-		}
+	if (proto_find_control(line, len, &bad, &control)) {
+		request_reply_err(req, ERR_BAD_REQUEST, "control character U+%04X at byte offset %zu", control, bad);
+		return;
 	}
 	if (!proto_next_token(&cursor, &remaining, &verb)) {
 		request_reply_err(req, ERR_BAD_REQUEST, "blank request");
@@ -140,6 +158,11 @@ void commands_dispatch(struct conn *c, const char *line, size_t len)
 	}
 	if (!parse_args(req, cmd, line, cursor, remaining, &args))
 		return;
+	/* The replay role's verbs (CALL, COMPLAINT) are exactly those with a JSON object. */
+	if (c->role == ROLE_REPLAY && args.json && !act_as_recorded_agent(req, c, args.json)) {
+		json_decref(args.json);
+		return;
+	}
 	cmd->handler(req, &args);
 	json_decref(args.json);
 }

@@ -19,8 +19,9 @@ struct request;
 #define ALLOW_AGENT (1u << 1)
 #define ALLOW_SUPERVISOR (1u << 2)
 #define ALLOW_ADMIN (1u << 3)
+#define ALLOW_REPLAY (1u << 4) /* a replay account: its requests name the recorded agent ("as") */
 #define ALLOW_AUTHED (ALLOW_AGENT | ALLOW_SUPERVISOR | ALLOW_ADMIN)
-#define ALLOW_ANYONE (ALLOW_UNAUTH | ALLOW_AUTHED)
+#define ALLOW_ANYONE (ALLOW_UNAUTH | ALLOW_AUTHED | ALLOW_REPLAY)
 
 enum arg_shape {
 	ARGS_NONE,        /* nothing may follow the verb */

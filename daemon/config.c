@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <yaml.h>
 
 #include "sla.h"
@@ -131,7 +132,7 @@ struct section {
 
 #define TABLE(t) (t), ARRAY_SIZE(t)
 
-static const char *const role_names[] = {"none", "agent", "supervisor", "admin"};
+static const char *const role_names[] = {"none", "agent", "supervisor", "admin", "replay"};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const redis_durability_names[] = {"relaxed", "strict"};
 /* The log streams, in journal_stream order (journal.h). */
@@ -143,6 +144,10 @@ static bool set_sentinel(const struct opt *o, void *field, const char *s, size_t
                          size_t whylen);
 static bool set_secret(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                        size_t whylen);
+static bool set_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                              size_t whylen);
+static bool refuse_plaintext_password(const struct opt *o, void *field, const char *s, size_t len,
+                                      char *whybuf, size_t whylen);
 static bool set_bool(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                      size_t whylen);
 static bool set_hours(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
@@ -218,6 +223,12 @@ static const struct opt redis_opts[] = {
 		"longest reconnect backoff, milliseconds"},
 	{"durability",          OPT_ENUM,   REDIS(durability), REDIS_DURABILITY_RELAXED, REDIS_DURABILITY_STRICT, "relaxed",
 		"strict: refuse writes unless Redis keeps what it acknowledges", .aux.names = redis_durability_names},
+	{"user",                OPT_STRING, REDIS(user),                0,   CONFIG_NAME_MAX, "",
+		"Redis ACL user to log in as; empty = the default user", .aux.chars = "_.@-"},
+	{"password_file",       OPT_CUSTOM, WHOLE(struct config_redis), 0,   4095,   "",
+		"file whose first line is the Redis password; empty = none", .aux.set = set_password_file},
+	{"password",            OPT_CUSTOM, WHOLE(struct config_redis), 0,   0,      "",
+		"refused: name a file in 'password_file' instead",      .aux.set = refuse_plaintext_password},
 };
 
 #define USER(f) FIELD(struct config_user, f)
@@ -225,7 +236,7 @@ static const struct opt user_opts[] = {
 	/* key      type        field              min         max              default */
 	{"name",    OPT_STRING, USER(name),        1,          CONFIG_NAME_MAX, NULL,
 		"login name, unique",                                   .aux.chars = "_.@-"},
-	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_ADMIN,      NULL,
+	{"role",    OPT_ENUM,   USER(role),        ROLE_AGENT, ROLE_REPLAY,     NULL,
 		"what the user may do",                                 .aux.names = role_names},
 	{"secret",  OPT_CUSTOM, USER(secret_hash), 0,          0,               NULL,
 		"argon2id hash made by `hotline passwd`",               .aux.set = set_secret},
@@ -236,6 +247,8 @@ static const struct opt limits_opts[] = {
 	/* key                  type        field                       min   max         default */
 	{"max_connections",     OPT_UINT,   LIMIT(max_connections),     1,    1000000,    "10000",
 		"client connections open at once"},
+	{"max_unauthenticated", OPT_UINT,   LIMIT(max_unauthenticated), 1,    1000000,    "1000",
+		"connections open at once that have not authenticated"},
 	{"max_line",            OPT_UINT,   LIMIT(max_line),            64,   16777216,   "65536",
 		"bytes per request line"},
 	{"max_line_unauth",     OPT_UINT,   LIMIT(max_line_unauth),     64,   65536,      "1024",
@@ -252,6 +265,10 @@ static const struct opt limits_opts[] = {
 		"failed AUTHs before the connection is closed"},
 	{"max_auth_inflight",   OPT_UINT,   LIMIT(max_auth_inflight),   1,    10000,      "64",
 		"password checks queued daemon-wide"},
+	{"max_auth_failures_per_addr", OPT_UINT, LIMIT(max_auth_failures_per_addr), 0, 1000000, "20",
+		"failed AUTHs from one address within the window before its AUTHs are refused; 0 = off"},
+	{"auth_failure_window", OPT_UINT,   LIMIT(auth_failure_window_s), 1,  86400,      "60",
+		"seconds over which failed AUTHs per address are counted, and how long it is refused"},
 };
 
 /* The log level sits directly in struct config. */
@@ -769,6 +786,40 @@ static bool set_secret(const struct opt *o, void *field, const char *s, size_t l
 			           "regenerate it with `hotline passwd`");
 	memcpy(field, s, len + 1);
 	return true;
+}
+
+/* The password is read here, once, so a missing or unsafe file is reported
+ * with the key's place in the config, at --check-config time too. */
+static bool set_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                              size_t whylen)
+{
+	struct config_redis *r = field;
+
+	sodium_memzero(r->password, sizeof r->password);
+	r->password_file[0] = '\0';
+	if (len == 0)
+		return true;
+	if (len > o->max || len >= sizeof r->password_file)
+		return why(whybuf, whylen, "must be at most %llu bytes long, got %zu", o->max, len);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return why(whybuf, whylen, "has a control character");
+	memcpy(r->password_file, s, len);
+	r->password_file[len] = '\0';
+	/* Group access is allowed (root:hotline 0640); others' is not. */
+	return secret_file_read(r->password_file, S_IRWXO, r->password, sizeof r->password, whybuf, whylen) == 0;
+}
+
+/* Like user secrets: a password in the YAML would be readable by everyone
+ * who can read the config, and end up in backups and diffs. */
+static bool refuse_plaintext_password(const struct opt *o, void *field, const char *s, size_t len,
+                                      char *whybuf, size_t whylen)
+{
+	if (len == 0)
+		return true;
+	return why(whybuf, whylen,
+	           "is refused: plaintext passwords are not allowed in the config; put the password in a file "
+	           "only hotlined can read and name it in 'password_file'");
 }
 
 /* Only the two spellings everyone reads the same way: YAML 1.1 would also
@@ -1387,6 +1438,9 @@ static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config
 		            "'command_timeout_ms' (%u)",
 		            r->wait.timeout_ms, r->command_timeout_ms);
 	}
+	if (r->user[0] && !r->password[0])
+		return fail(ld, blame(ld, map, "user", "user"),
+		            "'user' in section 'redis' needs 'password_file' (the file holding its password)");
 	if (r->reconnect_max_ms < r->reconnect_min_ms)
 		return fail(ld, blame(ld, map, "reconnect_max_ms", "reconnect_min_ms"),
 		            "'reconnect_max_ms' (%u) in section 'redis' must be >= 'reconnect_min_ms' (%u)",
@@ -1748,6 +1802,7 @@ void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
+	sodium_memzero(cfg->redis.password, sizeof cfg->redis.password);
 	free(cfg->users);
 	free(cfg->lines);
 	free(cfg);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "phone.h"
+#include "secret_file.h"
 #include "sla.h"
 
 #define CONFIG_MAX_LISTEN 8
@@ -27,6 +28,7 @@ enum role {
 	ROLE_AGENT = 1,
 	ROLE_SUPERVISOR = 2,
 	ROLE_ADMIN = 3,
+	ROLE_REPLAY = 4, /* `hotline replay --to`: logs calls and complaints as the recorded agents */
 };
 
 enum log_level {
@@ -84,10 +86,17 @@ struct config_redis {
 	unsigned reconnect_min_ms;   /* default 100 */
 	unsigned reconnect_max_ms;   /* default 5000 */
 	enum redis_durability durability; /* default relaxed */
+	/* Logging in (sent as AUTH on every connection): an ACL user and the
+	 * password read from password_file, never written in the YAML.  With
+	 * only a password, AUTH <password> (the default user, requirepass). */
+	char user[CONFIG_NAME_MAX + 1];     /* "" = none */
+	char password_file[4096];           /* "" = none */
+	char password[SECRET_FILE_MAX + 1]; /* its first line; wiped by config_free */
 };
 
 struct config_limits {
 	unsigned max_connections;   /* default 10000 */
+	unsigned max_unauthenticated; /* default 1000 of them not yet authenticated */
 	size_t max_line;            /* default 65536 bytes, LF excluded */
 	size_t max_line_unauth;     /* default 1024: cap before AUTH succeeds */
 	size_t max_output;          /* default 1 MiB queued for one client */
@@ -96,6 +105,12 @@ struct config_limits {
 	unsigned unauth_timeout_s;  /* default 30: time allowed to authenticate */
 	unsigned max_auth_failures; /* default 5, then the connection is closed */
 	unsigned max_auth_inflight; /* default 64 password checks queued daemon-wide */
+	/* Per source address (IPv4 address, IPv6 /64, all unix-socket clients
+	 * together): after this many failed AUTHs within auth_failure_window_s,
+	 * AUTHs from it are refused for the next window without a password
+	 * check. */
+	unsigned max_auth_failures_per_addr; /* default 20; 0 = off */
+	unsigned auth_failure_window_s;      /* default 60 */
 };
 
 /* A dialled number (DNIS) and the line it belongs to, so the screen pop

@@ -42,6 +42,17 @@ static void arm_timer(struct conn *c)
 		event_add(c->timer, &tv);
 }
 
+/* Every role change goes through here, so the server's count of
+ * unauthenticated connections (limits.max_unauthenticated) stays exact. */
+static void set_role(struct conn *c, enum role role)
+{
+	if (c->role == ROLE_NONE && role != ROLE_NONE)
+		c->srv->stats.conn_unauth--;
+	else if (c->role != ROLE_NONE && role == ROLE_NONE)
+		c->srv->stats.conn_unauth++;
+	c->role = role;
+}
+
 static void tls_handshake_failed(struct conn *c, const char *why)
 {
 	char reason[512];
@@ -83,13 +94,68 @@ static void close_if_flushed(struct conn *c)
 	conn_close(c, c->eof && !c->close_when_flushed ? "client closed" : "closed after final reply");
 }
 
+/* Everything queued has been written. */
+static void written(struct conn *c)
+{
+	close_if_flushed(c);
+	if (!c->closed)
+		tail_conn_writable(c);
+}
+
+/* bufferevent wrote a backlog out (plaintext: one the socket could not
+ * take at once; TLS: everything). */
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	close_if_flushed(c);
-	if (!c->closed)
-		tail_conn_writable(c);
+	if (!c->tls)
+		bufferevent_disable(c->bev, EV_WRITE); /* back to writing ourselves */
+	written(c);
+}
+
+/* Output was queued.  A plaintext connection writes it itself once the
+ * loop iteration's callbacks are done (conn_flush): all the replies one
+ * Redis read completes for it leave in one write, and the socket's write
+ * interest is only armed when the socket is full, instead of an
+ * epoll_ctl pair and an extra loop iteration per reply.  TLS output goes
+ * through the OpenSSL bufferevent as before. */
+static void output_added(struct conn *c)
+{
+	if (!c->tls)
+		server_schedule_flush(c->srv, c);
+}
+
+void conn_flush(struct conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->closed || c->tls || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return; /* bufferevent is writing a backlog: on_write follows */
+	out = bufferevent_get_output(c->bev);
+	while (evbuffer_get_length(out) > 0) {
+		int n;
+
+		/* bufferevent keeps the start of its output frozen so that only
+		 * it drains it; it does the same thaw around its own writes. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			char reason[160];
+
+			snprintf(reason, sizeof(reason), "socket error: %s", strerror(errno));
+			conn_close(c, reason);
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* The socket is full: bufferevent writes the rest when it drains. */
+		bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
+	written(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -166,6 +232,7 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 	c->id = ++srv->next_conn_id;
 	c->tls = tls != NULL;
 	netaddr_format(addr, c->peer, sizeof(c->peer));
+	addr_key_from_sockaddr(addr, &c->addr);
 	/* Replies are whole lines written at once: Nagle would only delay them. */
 	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -183,11 +250,14 @@ static struct conn *create(struct server *srv, evutil_socket_t fd, const struct 
 		free(c);
 		return NULL;
 	}
+	c->role = ROLE_NONE;
+	srv->stats.conn_unauth++;
 	proto_framer_init(&c->framer, line_cap(c));
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	conn_apply_limits(c);
 	bufferevent_enable(c->bev, EV_READ);
-	arm_timer(c);
+	if (!tls)
+		bufferevent_disable(c->bev, EV_WRITE); /* conn_flush writes */
 	return c;
 }
 
@@ -204,10 +274,10 @@ struct conn *conn_new_tls(struct server *srv, evutil_socket_t fd, const struct s
 
 void conn_apply_limits(struct conn *c)
 {
-	/* Never buffer more input than one maximal line plus its CRLF: the
-	 * framer can always decide within that, and a flooding client is held
-	 * back by TCP instead of our memory. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, limits(c)->max_line + 2);
+	/* Never buffer more input than one maximal line plus its CRLF (the
+	 * small cap before AUTH): the framer can always decide within that,
+	 * and a flooding client is held back by TCP instead of our memory. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, line_cap(c) + 2);
 	if (!c->closed)
 		arm_timer(c);
 }
@@ -259,6 +329,7 @@ static void flush_ready(struct conn *c)
 			req->on_written(req->on_written_arg);
 		free_request(req);
 	}
+	output_added(c);
 	if (evbuffer_get_length(out) > limits(c)->max_output) {
 		char reason[128];
 
@@ -421,16 +492,16 @@ static void conn_process_input(struct conn *c)
 void conn_set_identity(struct conn *c, const char *user, enum role role)
 {
 	snprintf(c->user, sizeof(c->user), "%s", user);
-	c->role = role;
+	set_role(c, role);
 	c->auth_failures = 0;
-	arm_timer(c);
+	conn_apply_limits(c);
 }
 
 void conn_clear_identity(struct conn *c)
 {
 	c->user[0] = '\0';
-	c->role = ROLE_NONE;
-	arm_timer(c);
+	set_role(c, ROLE_NONE);
+	conn_apply_limits(c);
 }
 
 void conn_close_after_replies(struct conn *c)
@@ -474,6 +545,7 @@ void conn_say_goodbye(struct conn *c, const char *reason)
 		return;
 	}
 	free(line);
+	output_added(c);
 	close_if_flushed(c);
 }
 
@@ -481,9 +553,10 @@ bool conn_push(struct conn *c, const char *line, size_t len, size_t cap)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (c->closed || evbuffer_get_length(out) + len > cap)
+	if (c->closed || evbuffer_get_length(out) + len > cap || evbuffer_add(out, line, len) != 0)
 		return false;
-	return evbuffer_add(out, line, len) == 0;
+	output_added(c);
+	return true;
 }
 
 size_t conn_output_pending(const struct conn *c)
@@ -498,6 +571,8 @@ void conn_close(struct conn *c, const char *reason)
 	if (c->closed)
 		return;
 	c->closed = true;
+	if (c->role == ROLE_NONE)
+		c->srv->stats.conn_unauth--;
 	tail_conn_closed(c);
 	clog_info(c, "closed: %s", reason);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <jansson.h>
 
+#include "addr_throttle.h"
 #include "config.h"
 #include "log.h"
 #include "proto.h"
@@ -35,6 +36,7 @@ struct request {
 	struct server *srv;
 	char user[CONFIG_NAME_MAX + 1]; /* who the request acts as */
 	enum role role;
+	char replayed_by[CONFIG_NAME_MAX + 1]; /* the replay account acting as `user`; "" otherwise */
 	int verb; /* index in the command table, -1 before lookup */
 	uint64_t started_ns; /* when the line was read, for the latency histogram */
 	request_observer_fn *observer;
@@ -49,10 +51,12 @@ struct request {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) flush_entry; /* in the server's write queue (flush_queued) */
 	struct server *srv;
 	struct bufferevent *bev;
 	uint64_t id;
 	char peer[64];
+	struct addr_key addr; /* what failed AUTHs are counted under (auth.c) */
 
 	struct proto_framer framer;
 	enum role role;
@@ -73,6 +77,7 @@ struct conn {
 	bool tls;         /* accepted on the TLS listener */
 	bool tls_open;    /* ... and its handshake has completed */
 	bool tls_failed;  /* a TLS error: no close_notify on the way out */
+	bool flush_queued; /* output waits for the end of this loop iteration */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -136,6 +141,11 @@ void conn_apply_limits(struct conn *c);
  * take the output past `cap` bytes (nothing queued then). */
 bool conn_push(struct conn *c, const char *line, size_t len, size_t cap);
 size_t conn_output_pending(const struct conn *c);
+
+/* Write what is queued for c (plaintext connections write their output
+ * themselves, once per loop iteration; see conn.c).  Only the server's
+ * write queue calls this. */
+void conn_flush(struct conn *c);
 
 /* Drop every orphan and free c; only the server's reaper calls this. */
 void conn_free(struct conn *c);

@@ -1,7 +1,6 @@
 #include "journal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,57 +77,6 @@ int journal_stream_from_name(const char *s, size_t len)
 		if (strlen(stream_names[i]) == len && memcmp(stream_names[i], s, len) == 0)
 			return i;
 	return -1;
-}
-
-/* ---- ops ---- */
-
-void journal_ops_add(struct journal_ops *ops, int argc, const char **argv)
-{
-	size_t need = ops->n + (size_t)argc + 1;
-	char count[16];
-
-	if (ops->failed)
-		return;
-	if (need > ops->cap) {
-		size_t cap = ops->cap ? ops->cap * 2 : 16;
-		char **grown;
-
-		while (cap < need)
-			cap *= 2;
-		grown = realloc(ops->argv, cap * sizeof(*grown));
-		if (grown == NULL) {
-			ops->failed = true; /* journal_submit refuses the whole append */
-			return;
-		}
-		ops->argv = grown;
-		ops->cap = cap;
-	}
-	snprintf(count, sizeof(count), "%d", argc);
-	ops->argv[ops->n++] = strdup(count);
-	for (int i = 0; i < argc; i++)
-		ops->argv[ops->n++] = strdup(argv[i]);
-	for (size_t i = need - (size_t)argc - 1; i < need; i++)
-		ops->failed |= ops->argv[i] == NULL;
-}
-
-void journal_ops_addf(struct journal_ops *ops, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-
-	va_start(ap, argc);
-	for (int i = 0; i < argc && i < 16; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	journal_ops_add(ops, argc < 16 ? argc : 16, argv);
-}
-
-void journal_ops_free(struct journal_ops *ops)
-{
-	for (size_t i = 0; i < ops->n; i++)
-		free(ops->argv[i]);
-	free(ops->argv);
-	memset(ops, 0, sizeof(*ops));
 }
 
 static void append_free(struct journal_append *a)
@@ -215,7 +163,7 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 {
 	struct stream_head *h = &j->streams[s];
 	struct journal_append *a = p->a;
-	size_t argc = 16 + a->ops.n, i = 0; /* EVAL(SHA) script 3 keys[3] argv[10] ops */
+	size_t argc = 16 + a->ops.n, i = 0; /* EVAL(SHA) script n keys[2..3] argv[10] ops */
 	const char **argv = calloc(argc, sizeof(*argv));
 	char key[300], prev_seq[24], ttl[16];
 	uint64_t seq = (h->seq > h->floor ? h->seq : h->floor) + 1;
@@ -231,10 +179,11 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 
 	argv[i++] = j->sha[0] ? "EVALSHA" : "EVAL";
 	argv[i++] = j->sha[0] ? j->sha : journal_script;
-	argv[i++] = "3";
+	argv[i++] = a->idem_key[0] ? "3" : "2";
 	argv[i++] = stream_key(j, s, key, sizeof(key));
 	argv[i++] = a->state_key;
-	argv[i++] = a->idem_key[0] ? a->idem_key : "-";
+	if (a->idem_key[0])
+		argv[i++] = a->idem_key;
 	argv[i++] = a->expect_v;
 	argv[i++] = prev_seq;
 	argv[i++] = p->prev;

@@ -34,26 +34,14 @@
 
 #include <hiredis/hiredis.h>
 
+#include "journal_ops.h"
+
 struct server;
 struct journal;
-
-enum journal_stream { STREAM_CALLS, STREAM_COMPLAINTS, STREAM_COUNT };
 
 const char *journal_stream_name(enum journal_stream s); /* "calls", "complaints" */
 /* -1 when unknown. */
 int journal_stream_from_name(const char *s, size_t len);
-
-/* A growable list of Redis commands run after the XADD, inside the script.
- * An argument equal to "$ID" is replaced by the new stream entry id. */
-struct journal_ops {
-	char **argv; /* each command: count, then args (all strings) */
-	size_t n, cap;
-	bool failed; /* out of memory while adding: the append is refused */
-};
-
-void journal_ops_add(struct journal_ops *ops, int argc, const char **argv);
-void journal_ops_addf(struct journal_ops *ops, int argc, ...); /* argc const char * args */
-void journal_ops_free(struct journal_ops *ops);
 
 enum journal_outcome {
 	JOURNAL_APPENDED,    /* id set */

@@ -1,6 +1,8 @@
 /* journal_script.h - the Lua script behind every log append (see journal.h).
  *
- * KEYS[1] stream, KEYS[2] state hash, KEYS[3] idempotency hash or "-"
+ * KEYS[1] stream, KEYS[2] state hash, KEYS[3] idempotency hash (absent when
+ *         the write has no request_id: only keys of the layout are declared,
+ *         so a Redis ACL limited to the prefix accepts the call)
  * ARGV[1] expected state version ("0" = the state hash must not exist)
  * ARGV[2] expected seq of the stream's last entry ("0" = empty stream)
  * ARGV[3] expected hash of the last entry (the new entry's prev)
@@ -17,22 +19,17 @@
 #ifndef HOTLINE_JOURNAL_SCRIPT_H
 #define HOTLINE_JOURNAL_SCRIPT_H
 
+#include "chain_lua.h"
+
 static const char journal_script[] =
 	"local idem = KEYS[3]\n"
-	"if idem ~= '-' then\n"
+	"if idem then\n"
 	"  local prior = redis.call('HMGET', idem, 'id', 'reply', 'rank')\n"
 	"  if prior[1] then return {'dup', prior[1], prior[2], prior[3] or '0'} end\n"
 	"end\n"
 	"local v = redis.call('HGET', KEYS[2], 'v') or '0'\n"
 	"if v ~= ARGV[1] then return {'state', redis.call('HGETALL', KEYS[2])} end\n"
-	"local lseq, lhash = '0', '" "0000000000000000000000000000000000000000000000000000000000000000" "'\n"
-	"local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
-	"if last[1] then\n"
-	"  local f = last[1][2]\n"
-	"  for i = 1, #f, 2 do\n"
-	"    if f[i] == 'seq' then lseq = f[i + 1] elseif f[i] == 'hash' then lhash = f[i + 1] end\n"
-	"  end\n"
-	"end\n"
+	CHAIN_LUA_READ_HEAD
 	"if lseq ~= ARGV[2] or lhash ~= ARGV[3] then return {'head', lseq, lhash} end\n"
 	"local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[4], 'prev', ARGV[3], 'hash', ARGV[5],\n"
 	"                      'entry', ARGV[6])\n"
@@ -53,7 +50,7 @@ static const char journal_script[] =
 	"  local r = redis.call('ZRANK', ARGV[9], ARGV[10])\n"
 	"  if r then rank = r + 1 end\n"
 	"end\n"
-	"if idem ~= '-' then\n"
+	"if idem then\n"
 	"  redis.call('HSET', idem, 'id', id, 'reply', ARGV[7], 'rank', rank)\n"
 	"  redis.call('EXPIRE', idem, ARGV[8])\n"
 	"end\n"

@@ -9,13 +9,22 @@
  *   <p>customers:revenue              ZSET   id -> revenue, for the tier pyramid
  *   <p>customer:<id>:contacts         LIST   projection: recent contacts, newest first (JSON)
  *   <p>customer:<id>:open_complaints  HASH   projection: complaint id -> JSON summary
+ *   <p>import:<source>                HASH   lines imported from another system: source id -> stream id
+ *   <p>call:<id>, <p>calls:open, <p>complaint:<id>[:history],
+ *   <p>complaints:open, <p>complaints:unassigned   projections of the log
+ *                                                  (proto/LOG.md, projection.h)
  */
 #ifndef HOTLINE_KEYS_H
 #define HOTLINE_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KEY_MAX 256
+
+/* Each hotlined names its writing Redis connection "hotlined:<host>:<pid>"
+ * (CLIENT SETNAME), so `hotline replay --rebuild` can see writers. */
+#define KEY_WRITER_CLIENT_NAME "hotlined"
 
 /* Each returns the key length, or -1 when it would not fit KEY_MAX. */
 int key_customer(char out[KEY_MAX], const char *prefix, const char *id);
@@ -24,5 +33,23 @@ int key_account(char out[KEY_MAX], const char *prefix, const char *account);
 int key_revenue_index(char out[KEY_MAX], const char *prefix);
 int key_contacts(char out[KEY_MAX], const char *prefix, const char *id);
 int key_open_complaints(char out[KEY_MAX], const char *prefix, const char *id);
+/* The source ids already imported from a source ("queue_log"). */
+int key_import_seen(char out[KEY_MAX], const char *prefix, const char *source);
+int key_call(char out[KEY_MAX], const char *prefix, const char *call_id);
+int key_calls_open(char out[KEY_MAX], const char *prefix);
+int key_complaint(char out[KEY_MAX], const char *prefix, const char *complaint_id);
+int key_complaint_history(char out[KEY_MAX], const char *prefix, const char *complaint_id);
+int key_complaints_open(char out[KEY_MAX], const char *prefix);
+int key_complaints_unassigned(char out[KEY_MAX], const char *prefix);
+/* Whether key (the prefix included) is a projection of the log, the keys
+ * a rebuild owns: KEY_DERIVED_CALL for <p>call:<id>, KEY_DERIVED for the
+ * others (proto/LOG.md "Projections"), KEY_NOT_DERIVED otherwise. */
+enum key_derived { KEY_NOT_DERIVED, KEY_DERIVED_CALL, KEY_DERIVED };
+enum key_derived key_derived_kind(const char *prefix, const char *key, size_t len);
+
+/* `hotline replay --rebuild`: its lock, and the prefix it builds under
+ * before swapping the rebuilt keys in (proto/LOG.md). */
+int key_rebuild_lock(char out[KEY_MAX], const char *prefix);
+int key_rebuild_stage(char out[KEY_MAX], const char *prefix);
 
 #endif

@@ -27,23 +27,33 @@ struct listener {
 	char name[300];
 };
 
-static void refuse(struct server *srv, evutil_socket_t fd, bool tls)
+/* Why a new connection is turned away, and the line it is told. */
+struct refusal {
+	const char *line;  /* the ERR line, LF included */
+	const char *limit; /* the config key, for the log */
+};
+
+static const struct refusal too_many = {
+	"ERR rate_limited too many connections; try another server or later\n", "max_connections"};
+static const struct refusal too_many_unauth = {
+	"ERR rate_limited too many connections waiting to authenticate; retry later\n", "max_unauthenticated"};
+
+static void refuse(struct server *srv, evutil_socket_t fd, bool tls, const struct refusal *why, unsigned limit)
 {
-	static const char msg[] = "ERR rate_limited too many connections; try another server or later\n";
 	static uint64_t last_log_ms;
 	uint64_t now = stats_now_ms();
 
 	/* Best effort on a fresh socket: the kernel buffer takes one short line.
 	 * A TLS client would only see garbage instead of a handshake: it just
 	 * sees the connection close. */
-	if (!tls && write(fd, msg, sizeof(msg) - 1) < 0) {
+	if (!tls && write(fd, why->line, strlen(why->line)) < 0) {
 		/* nothing to do: the client is being refused anyway */
 	}
 	evutil_closesocket(fd);
 	srv->stats.conn_rejected++;
 	if (now - last_log_ms >= 1000) {
-		log_warn("refusing connections: max_connections (%u) reached; %llu refused so far",
-		         srv->cfg->limits.max_connections, (unsigned long long)srv->stats.conn_rejected);
+		log_warn("refusing connections: %s (%u) reached; %llu refused so far", why->limit, limit,
+		         (unsigned long long)srv->stats.conn_rejected);
 		last_log_ms = now;
 	}
 }
@@ -53,14 +63,21 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 {
 	struct listener *l = arg;
 	struct server *srv = l->srv;
+	const struct config_limits *lim = &srv->cfg->limits;
 	struct conn *c;
 
 	if (srv->shutting_down) {
 		evutil_closesocket(fd);
 		return;
 	}
-	if (srv->stats.conn_current >= srv->cfg->limits.max_connections) {
-		refuse(srv, fd, l->tls != NULL);
+	if (srv->stats.conn_current >= lim->max_connections) {
+		refuse(srv, fd, l->tls != NULL, &too_many, lim->max_connections);
+		return;
+	}
+	/* Every new connection starts unauthenticated: a flood of peers that
+	 * never log in cannot take the slots of those who do. */
+	if (srv->stats.conn_unauth >= lim->max_unauthenticated) {
+		refuse(srv, fd, l->tls != NULL, &too_many_unauth, lim->max_unauthenticated);
 		return;
 	}
 	c = l->tls ? conn_new_tls(srv, fd, addr, addrlen, l->tls) : conn_new(srv, fd, addr, addrlen);

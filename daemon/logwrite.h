@@ -49,8 +49,9 @@ struct logwrite {
 	const struct logwrite_ops *ops;
 	struct request *req;
 	struct server *srv;
-	char user[CONFIG_NAME_MAX + 1];
+	char user[CONFIG_NAME_MAX + 1]; /* who acts: the logged agent */
 	enum role role;
+	char replayed_by[CONFIG_NAME_MAX + 1]; /* the replay account acting as user; "" otherwise */
 	char request_id[LOGWRITE_ID_MAX + 1];
 	/* What the spool stores to replay this write: the verb and its arguments. */
 	const char *verb;
@@ -70,6 +71,9 @@ struct logwrite {
 };
 
 void logwrite_init(struct logwrite *w, struct request *req, const struct logwrite_ops *ops);
+/* Whose request_ids these are: the authenticated user (a replay account's
+ * own, not the recorded agent's). */
+const char *logwrite_idem_user(const struct logwrite *w);
 /* What to store in the spool if this write cannot reach Redis now. */
 void logwrite_describe(struct logwrite *w, const char *verb, const char *sub, json_t *args, const char *record);
 

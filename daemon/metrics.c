@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "addr_throttle.h"
 #include "commands.h"
 #include "conn.h"
 #include "journal.h"
@@ -211,14 +212,26 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 
 	family(b, "hotline_connections", "gauge", "Client connections open now.");
 	sample_u64(b, "hotline_connections", NULL, NULL, st->conn_current);
+	family(b, "hotline_connections_unauthenticated", "gauge", "Of those, connections not authenticated yet.");
+	sample_u64(b, "hotline_connections_unauthenticated", NULL, NULL, st->conn_unauth);
 	family(b, "hotline_connections_total", "counter", "Client connections accepted.");
 	sample_u64(b, "hotline_connections_total", NULL, NULL, st->conn_total);
 	family(b, "hotline_connections_rejected_total", "counter",
-	       "Client connections refused because limits.max_connections was reached.");
+	       "Client connections refused because limits.max_connections or max_unauthenticated was reached.");
 	sample_u64(b, "hotline_connections_rejected_total", NULL, NULL, st->conn_rejected);
 	family(b, "hotline_tls_handshake_failures_total", "counter",
 	       "TLS connections closed because the handshake failed (e.g. plaintext on the TLS port).");
 	sample_u64(b, "hotline_tls_handshake_failures_total", NULL, NULL, srv->tls_handshake_failures);
+
+	family(b, "hotline_auth_throttled_total", "counter",
+	       "AUTHs refused without a password check because their source address had too many failures.");
+	sample_u64(b, "hotline_auth_throttled_total", NULL, NULL, st->auth_throttled);
+	family(b, "hotline_auth_address_blocks_total", "counter",
+	       "Times a source address was blocked after limits.max_auth_failures_per_addr failed AUTHs.");
+	sample_u64(b, "hotline_auth_address_blocks_total", NULL, NULL, st->auth_addr_blocks);
+	family(b, "hotline_auth_addresses_tracked", "gauge",
+	       "Source addresses whose failed AUTHs are remembered (a fixed-size table).");
+	sample_u64(b, "hotline_auth_addresses_tracked", NULL, NULL, addr_throttle_tracked(srv->auth_throttle));
 
 	render_requests(srv, b);
 	render_redis(srv, b);

@@ -16,6 +16,7 @@
 #include "customer.h"
 #include "handlers.h"
 #include "keys.h"
+#include "pop_script.h"
 #include "redis_link.h"
 #include "server.h"
 
@@ -293,13 +294,9 @@ static void fetch_customer(struct pop *p)
 		/* Link the call to the customer (and the customer's tier, read in
 		 * Redis), so call events logged later carry both without the
 		 * desktop repeating them; still the same round trip. */
-		static const char link_script[] =
-			"return redis.call('HSET', KEYS[1], 'customer_id', ARGV[1], 'tier',"
-			" redis.call('HGET', KEYS[2], 'tier') or '')";
-
 		snprintf(k_call, sizeof(k_call), "%scall:%s", prefix(p), p->call_id);
 		p->fixed[3].step = STEP_LINK_CALL;
-		send_cmd(p, &p->fixed[3], 6, (const char *[]){"EVAL", link_script, "2", k_call, k_rec, id});
+		send_cmd(p, &p->fixed[3], 6, (const char *[]){"EVAL", pop_link_script, "2", k_call, k_rec, id});
 	}
 }
 

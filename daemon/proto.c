@@ -5,6 +5,8 @@
  */
 #include "proto.h"
 
+#include "json_out.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +162,30 @@ bool proto_valid_utf8(const char *s, size_t len, size_t *bad_offset)
 		i += n;
 	}
 	return true;
+}
+
+bool proto_find_control(const char *s, size_t len, size_t *offset, unsigned *code_point)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned cp;
+
+		/* Only ASCII bytes and the lead byte C2 can start a control;
+		 * other bytes >= 0x80 are parts of longer characters. */
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			cp = u[i];
+		else if (u[i] == 0xc2 && i + 1 < len && u[i + 1] <= 0x9f)
+			cp = u[i + 1]; /* C2 80..C2 9F encode U+0080..U+009F */
+		else
+			continue;
+		if (cp == '\t')
+			continue;
+		*offset = i;
+		*code_point = cp;
+		return true;
+	}
+	return false;
 }
 
 static bool is_space(char c)
@@ -330,30 +356,28 @@ static char *join_line(const char *const *parts, size_t nparts, size_t *out_len)
 	return out;
 }
 
-/* Compact output escapes every control character inside strings, so the dump is a single line.
- * JSON_ENCODE_ANY lets a scalar body through instead of failing as if memory ran out. */
-static char *dump_body(const json_t *body)
+/* 15 significant digits: revenue 19.99 stays 19.99, not 19.989999999999998. */
+#define REPLY_REAL_PRECISION 15
+
+/* "<head><json>\n" in one allocation.  Compact JSON escapes every control character inside strings, so
+ * the line is a single line; a scalar body is written as it is (json_out never refuses one for being a
+ * scalar).  NULL when the body has no JSON text (a string that is not UTF-8) or memory ran out. */
+static char *format_line(const char *head, const json_t *body, size_t *out_len)
 {
-	/* 15 significant digits: revenue 19.99 stays 19.99, not 19.989999999999998. */
-	return json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+	struct json_out o;
+
+	json_out_init(&o);
+	o.real_precision = REPLY_REAL_PRECISION;
+	json_out_raw(&o, head, strlen(head));
+	if (body)
+		json_out_value(&o, body);
+	json_out_raw(&o, "\n", 1);
+	return json_out_take(&o, out_len);
 }
 
 char *proto_format_ok(const json_t *body, size_t *out_len)
 {
-	char *json, *out;
-
-	if (!body) {
-		const char *parts[] = {"OK"};
-		return join_line(parts, 1, out_len);
-	}
-	json = dump_body(body);
-	if (!json)
-		return NULL;
-
-	const char *parts[] = {"OK ", json};
-	out = join_line(parts, 2, out_len);
-	free(json);
-	return out;
+	return format_line(body ? "OK " : "OK", body, out_len);
 }
 
 static char *dup_sanitised(const char *s)
@@ -390,17 +414,22 @@ char *proto_format_err(const char *code, const char *message, size_t *out_len)
 
 char *proto_format_push(const char *kind, const json_t *body, size_t *out_len)
 {
-	char *k, *json = NULL, *out = NULL;
+	struct json_out o;
+	char *k = dup_sanitised(kind ? kind : "");
 
-	k = dup_sanitised(kind ? kind : "");
-	if (body)
-		json = dump_body(body);
+	if (k == NULL)
+		return NULL;
+	json_out_init(&o);
+	o.real_precision = REPLY_REAL_PRECISION;
+	json_out_raw(&o, "* ", 2);
+	json_out_raw(&o, k, strlen(k));
+	json_out_raw(&o, " ", 1);
 	/* A push always carries a JSON value so clients can parse every push the same way. */
-	if (k && (json || !body)) {
-		const char *parts[] = {"* ", k, " ", json ? json : "{}"};
-		out = join_line(parts, 4, out_len);
-	}
+	if (body)
+		json_out_value(&o, body);
+	else
+		json_out_raw(&o, "{}", 2);
+	json_out_raw(&o, "\n", 1);
 	free(k);
-	free(json);
-	return out;
+	return json_out_take(&o, out_len);
 }

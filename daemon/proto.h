@@ -57,6 +57,12 @@ struct proto_error {
  * is the byte offset of the first offending byte. */
 bool proto_valid_utf8(const char *s, size_t len, size_t *bad_offset);
 
+/* Find the first control character other than tab in [s, s+len), which
+ * must be valid UTF-8: C0 (U+0000..U+001F, CR and ESC among them), DEL
+ * (U+007F) and C1 (U+0080..U+009F, encoded C2 80..C2 9F).  Returns true
+ * and sets *offset (byte offset) and *code_point when there is one. */
+bool proto_find_control(const char *s, size_t len, size_t *offset, unsigned *code_point);
+
 /* Split off the next whitespace-delimited token (spaces and tabs) from
  * *cursor / *remaining, advancing them.  Returns false when only whitespace
  * remains. */

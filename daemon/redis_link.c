@@ -8,6 +8,7 @@
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "sentinel.h"
@@ -21,6 +22,8 @@ struct redis_link {
 	redisAsyncContext *ac;
 	enum redis_link_state state;
 	bool freeing;
+	bool logging_in;  /* connected, AUTH sent, not yet answered */
+	bool asking_role; /* (Sentinel) logged in, ROLE sent, not yet answered */
 
 	/* With Redis Sentinel: the address comes from the Sentinels, and a
 	 * connection is UP only once ROLE says master. */
@@ -97,6 +100,7 @@ static void drop(struct redis_link *link)
 
 	event_del(link->connect_timer);
 	link->ac = NULL;
+	link->logging_in = link->asking_role = false;
 	if (ac) {
 		ac->data = NULL;
 		redisAsyncFree(ac);
@@ -105,14 +109,79 @@ static void drop(struct redis_link *link)
 	schedule_reconnect(link);
 }
 
+static void link_ready(struct redis_link *link)
+{
+	event_del(link->connect_timer);
+	link->logging_in = link->asking_role = false;
+	link->failed_attempts = 0;
+	link->backoff_ms = link->cfg.reconnect_min_ms;
+	set_state(link, REDIS_LINK_UP);
+}
+
+/* Logged in (or no login configured).  With Sentinels the connection must
+ * first show it reached the master: the Sentinels' answer may be stale.
+ * ROLE runs as the configured user, so the ACL must allow it. */
+static void logged_in(struct redis_link *link)
+{
+	struct timeval tv = ms_to_tv(link->cfg.command_timeout_ms);
+
+	link->logging_in = false;
+	if (link->sentinel == NULL) {
+		link_ready(link);
+		return;
+	}
+	/* Not drop() on failure: this may run inside hiredis's connect
+	 * callback, where the context must not be freed; the timer drops it. */
+	if (redisAsyncCommand(link->ac, on_role, NULL, "ROLE") != REDIS_OK)
+		log_warn("redis %s: cannot ask %s for its ROLE", link->name, link->address);
+	link->asking_role = true;
+	event_del(link->connect_timer);
+	event_add(link->connect_timer, &tv); /* its timeout drops the connection */
+}
+
+/* The link is up only once Redis accepted the login: every command the
+ * daemon sends then runs with the configured user's ACL. */
+static void on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct redis_link *link = ac->data;
+	const redisReply *reply = r;
+
+	(void)privdata;
+	if (link == NULL || reply == NULL)
+		return; /* dropped, or the connection went first: on_disconnect reconnects */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* The same refusal on every retry is said once (until a success). */
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_error("redis %s: %s refused the login as %s: %.*s; retrying with backoff", link->name,
+			          link->address, link->cfg.user[0] ? link->cfg.user : "the default user",
+			          (int)reply->len, reply->str);
+		/* Closes once this callback returns; on_disconnect reconnects. */
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	logged_in(link);
+}
+
+static int send_auth(struct redis_link *link, redisAsyncContext *ac)
+{
+	const char *argv[3] = {"AUTH", link->cfg.user, link->cfg.password};
+	size_t argvlen[3] = {4, strlen(link->cfg.user), strlen(link->cfg.password)};
+
+	link->logging_in = true;
+	if (link->cfg.user[0])
+		return redisAsyncCommandArgv(ac, on_auth, NULL, 3, argv, argvlen);
+	return redisAsyncCommandArgv(ac, on_auth, NULL, 2, (const char *[]){"AUTH", link->cfg.password},
+	                             (size_t[]){4, argvlen[2]});
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
 
 	if (link == NULL)
 		return;
-	event_del(link->connect_timer);
 	if (status != REDIS_OK) {
+		event_del(link->connect_timer);
 		/* hiredis frees the context after this callback returns. */
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
 			log_warn("redis %s: cannot connect to %s: %s", link->name, link->address, ac->errstr);
@@ -121,18 +190,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		schedule_reconnect(link);
 		return;
 	}
-	if (link->sentinel) {
-		struct timeval tv = ms_to_tv(link->cfg.command_timeout_ms);
-
-		/* The Sentinels' answer may be stale: only a master will do. */
-		if (redisAsyncCommand((redisAsyncContext *)ac, on_role, NULL, "ROLE") != REDIS_OK)
-			log_warn("redis %s: cannot ask %s for its ROLE", link->name, link->address);
-		event_add(link->connect_timer, &tv); /* its timeout drops the connection */
+	if (!link->cfg.password[0]) {
+		logged_in(link);
 		return;
 	}
-	link->failed_attempts = 0;
-	link->backoff_ms = link->cfg.reconnect_min_ms;
-	set_state(link, REDIS_LINK_UP);
+	/* The connect timer keeps running: it bounds the login too. */
+	if (send_auth(link, link->ac) != REDIS_OK) {
+		log_error("redis %s: cannot send AUTH to %s", link->name, link->address);
+		redisAsyncDisconnect(link->ac);
+	}
 }
 
 static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
@@ -140,9 +206,9 @@ static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
 	struct redis_link *link = ac->data;
 	char role[64];
 
+	(void)privdata;
 	if (link == NULL || reply == NULL)
 		return; /* detached, or dropped: on_disconnect tells */
-	event_del(link->connect_timer);
 	if (!sentinel_role_is_master(reply, role, sizeof(role))) {
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
 			log_warn("redis %s: %s is not the master (ROLE: %s); asking the Sentinels again",
@@ -150,22 +216,26 @@ static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
 		drop(link);
 		return;
 	}
-	link->failed_attempts = 0;
-	link->backoff_ms = link->cfg.reconnect_min_ms;
-	set_state(link, REDIS_LINK_UP);
+	link_ready(link);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
+	bool was_logging_in;
 
 	if (link == NULL)
-		return;
+		return; /* dropped: drop() already rescheduled */
+	was_logging_in = link->logging_in;
 	link->ac = NULL;
+	link->logging_in = link->asking_role = false;
+	event_del(link->connect_timer);
 	if (link->freeing)
 		return;
-	log_warn("redis %s: link to %s lost: %s", link->name, link->address,
-	         status == REDIS_OK ? "closed" : ac->errstr);
+	/* A refused login was already reported by on_auth. */
+	if (!was_logging_in || status != REDIS_OK)
+		log_warn("redis %s: link to %s lost: %s", link->name, link->address,
+		         status == REDIS_OK ? "closed" : ac->errstr);
 	set_state(link, REDIS_LINK_DOWN);
 	schedule_reconnect(link);
 }
@@ -195,12 +265,16 @@ static void connect_timeout(evutil_socket_t fd, short what, void *arg)
 
 	if (link->ac == NULL)
 		return;
-	if (link->ac->c.flags & REDIS_CONNECTED)
+	if (link->logging_in)
+		log_warn("redis %s: %s did not answer AUTH within %u ms", link->name, link->address,
+		         link->cfg.connect_timeout_ms);
+	else if (link->asking_role)
 		log_warn("redis %s: %s did not answer ROLE within %u ms", link->name, link->address,
 		         link->cfg.command_timeout_ms);
 	else
 		log_warn("redis %s: connect to %s timed out after %u ms", link->name, link->address,
 		         link->cfg.connect_timeout_ms);
+	/* Connected or not, drop() detaches first: no callback reports it again. */
 	drop(link);
 }
 
@@ -487,5 +561,6 @@ void redis_link_free(struct redis_link *link)
 		event_free(link->connect_timer);
 	if (link->liveness_timer)
 		event_free(link->liveness_timer);
+	sodium_memzero(link->cfg.password, sizeof(link->cfg.password));
 	free(link);
 }

@@ -7,6 +7,11 @@
  * transition; commands issued while it is not up fail at once (-1) so the
  * caller can answer `unavailable` instead of queueing without bound.
  *
+ * With redis.password_file set, every connection logs in first (AUTH
+ * [user] password) and the link is up only once Redis accepted it, so
+ * nothing runs as any other user; a refused login is logged and retried
+ * with the same backoff (an operator may fix the ACL without a restart).
+ *
  * hiredis 0.14 (Debian 12) has no connect or command timeouts in its async
  * API; both are enforced here with timers.  The command timeout is a
  * liveness check: if commands are outstanding and nothing at all has come

@@ -1,14 +1,18 @@
 #include "server.h"
 
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "addr_throttle.h"
 #include "durability.h"
 #include "journal.h"
+#include "keys.h"
 #include "listener.h"
 #include "log.h"
 #include "loss.h"
@@ -26,6 +30,10 @@
 /* How long a SIGTERM drain may take before the remaining clients are cut. */
 #define DRAIN_DEADLINE_S 10
 #define PWHASH_THREADS 2
+/* Source addresses whose failed AUTHs are remembered: 4096 x 48 bytes plus
+ * the buckets, about 210 KiB, fixed; the least recently failed address is
+ * forgotten when a new one needs room. */
+#define AUTH_THROTTLE_ADDRS 4096
 
 static void reap(evutil_socket_t fd, short what, void *arg)
 {
@@ -38,6 +46,28 @@ static void reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Runs after the other callbacks of the loop iteration that queued work. */
+static void flush_queued(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->flushq)) != NULL) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
+		c->flush_queued = false;
+		conn_flush(c);
+	}
+}
+
+void server_schedule_flush(struct server *srv, struct conn *c)
+{
+	if (c->flush_queued || c->closed)
+		return;
+	c->flush_queued = true;
+	TAILQ_INSERT_TAIL(&srv->flushq, c, flush_entry);
+	event_active(srv->flusher, EV_TIMEOUT, 0);
+}
+
 static void finish_if_drained(struct server *srv)
 {
 	if (srv->shutting_down && TAILQ_EMPTY(&srv->conns))
@@ -46,6 +76,10 @@ static void finish_if_drained(struct server *srv)
 
 void server_conn_closed(struct server *srv, struct conn *c)
 {
+	if (c->flush_queued) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
+		c->flush_queued = false;
+	}
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	TAILQ_INSERT_TAIL(&srv->reap, c, entry);
 	srv->stats.conn_current--;
@@ -176,11 +210,36 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	start_drain(srv, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+static void on_client_named(redisReply *r, void *arg)
+{
+	if (r && r->type == REDIS_REPLY_ERROR)
+		log_warn("redis: CLIENT SETNAME refused: %.*s", (int)r->len, r->str);
+}
+
+/* Name the writing connection "hotlined:<host>:<pid>", so CLIENT LIST
+ * shows which instances write (hotline replay --rebuild refuses to run
+ * beside them).  A name may not contain spaces: the host name is reduced
+ * to [A-Za-z0-9.-]. */
+static void name_redis_link(struct server *srv)
+{
+	char host[64] = "", name[128];
+
+	gethostname(host, sizeof(host) - 1);
+	for (char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			*p = '_';
+	snprintf(name, sizeof(name), "%s:%s:%ld", KEY_WRITER_CLIENT_NAME, host[0] ? host : "unknown", (long)getpid());
+	if (redis_link_command(srv->redis, on_client_named, NULL, 3, (const char *[]){"CLIENT", "SETNAME", name},
+	                       NULL) != 0)
+		log_warn("redis: cannot queue CLIENT SETNAME");
+}
+
 static void on_redis_state(enum redis_link_state state, void *arg)
 {
 	struct server *srv = arg;
 
 	if (state == REDIS_LINK_UP) {
+		name_redis_link(srv);
 		durability_link_up(srv->durability);
 		loss_check(srv->loss);
 		journal_link_up(srv->journal);
@@ -200,6 +259,35 @@ static int make_dummy_hash(struct server *srv)
 	return 0;
 }
 
+/* Keyed afresh each run, so its buckets cannot be predicted from outside. */
+static struct addr_throttle *new_auth_throttle(void)
+{
+	unsigned char hash_key[ADDR_THROTTLE_HASH_KEY_BYTES];
+
+	randombytes_buf(hash_key, sizeof(hash_key));
+	return addr_throttle_new(AUTH_THROTTLE_ADDRS, hash_key);
+}
+
+/* With epoll, libevent applies interest changes when it next waits, and
+ * an add and a delete of the same event in one loop iteration cancel out.
+ * hiredis's adapter re-adds its one-shot read event after every reply and
+ * toggles its write event per batch of commands; without the changelist
+ * each of those is an epoll_ctl system call (several per request).  The
+ * changelist's one caveat is file descriptors cloned with dup(), which the
+ * daemon never makes. */
+static struct event_base *new_event_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 struct server *server_new(struct config *cfg)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -215,22 +303,24 @@ struct server *server_new(struct config *cfg)
 	if (!sla_use_timezone(cfg->sla.calendar.timezone))
 		log_warn("cannot use time zone '%s' for the SLA calendar; using UTC", cfg->sla.calendar.timezone);
 	TAILQ_INIT(&srv->reap);
+	TAILQ_INIT(&srv->flushq);
 	srv->stats.started_monotonic_ms = stats_now_ms();
 	if (sodium_init() < 0 || make_dummy_hash(srv) != 0) {
 		log_error("libsodium initialisation failed");
 		goto fail;
 	}
-	srv->base = event_base_new();
+	srv->base = new_event_base();
 	if (srv->base == NULL) {
 		log_error("cannot create the event loop");
 		goto fail;
 	}
 	srv->reaper = event_new(srv->base, -1, 0, reap, srv);
+	srv->flusher = event_new(srv->base, -1, 0, flush_queued, srv);
 	srv->drain_deadline = evtimer_new(srv->base, drain_deadline, srv);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_signal, srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
-	if (!srv->reaper || !srv->drain_deadline || !srv->sig_hup || !srv->sig_term || !srv->sig_int ||
+	if (!srv->reaper || !srv->flusher || !srv->drain_deadline || !srv->sig_hup || !srv->sig_term || !srv->sig_int ||
 	    event_add(srv->sig_hup, NULL) || event_add(srv->sig_term, NULL) || event_add(srv->sig_int, NULL)) {
 		log_error("cannot set up signal handling");
 		goto fail;
@@ -238,6 +328,11 @@ struct server *server_new(struct config *cfg)
 	srv->pwhash = pwhash_pool_new(srv->base, PWHASH_THREADS, cfg->limits.max_auth_inflight);
 	if (srv->pwhash == NULL)
 		goto fail;
+	srv->auth_throttle = new_auth_throttle();
+	if (srv->auth_throttle == NULL) {
+		log_error("out of memory for the failed-login table");
+		goto fail;
+	}
 	if (cfg->redis.n_sentinels > 0) {
 		srv->sentinel = sentinel_new(srv->base, &cfg->redis);
 		if (srv->sentinel == NULL) {
@@ -331,6 +426,7 @@ void server_free(struct server *srv)
 	journal_free(srv->journal);
 	spooler_free(srv->spooler);
 	pwhash_pool_free(srv->pwhash);
+	addr_throttle_free(srv->auth_throttle);
 	if (srv->watchdog)
 		event_free(srv->watchdog);
 	if (srv->sig_hup)
@@ -343,6 +439,8 @@ void server_free(struct server *srv)
 		event_free(srv->drain_deadline);
 	if (srv->reaper)
 		event_free(srv->reaper);
+	if (srv->flusher)
+		event_free(srv->flusher);
 	tls_free(srv->tls); /* connections' SSL objects held their own references */
 	if (srv->base)
 		event_base_free(srv->base);

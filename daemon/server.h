@@ -24,6 +24,7 @@ struct metrics;
 struct durability;
 struct sentinel;
 struct loss;
+struct addr_throttle;
 
 struct server {
 	struct event_base *base;
@@ -38,6 +39,8 @@ struct server {
 	struct conn_list conns;
 	struct conn_list reap; /* closed, to free after this loop iteration */
 	struct event *reaper;
+	TAILQ_HEAD(, conn) flushq; /* with output to write at the end of this loop iteration */
+	struct event *flusher;
 	uint64_t next_conn_id;
 
 	struct sentinel *sentinel; /* NULL unless redis.sentinels is set */
@@ -49,6 +52,7 @@ struct server {
 	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */
 	struct durability *durability; /* Redis's persistence settings, redis.durability */
 	struct pwhash_pool *pwhash;
+	struct addr_throttle *auth_throttle; /* failed AUTHs per source address */
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 
 	struct stats stats;
@@ -66,6 +70,9 @@ void server_free(struct server *srv);
 
 /* Called by conn.c. */
 void server_conn_closed(struct server *srv, struct conn *c);
+/* Write c's output once the callbacks of this loop iteration have run, so
+ * every reply they produced for it leaves in one system call. */
+void server_schedule_flush(struct server *srv, struct conn *c);
 /* True when the daemon is draining and c may be let go. */
 void server_conn_idle(struct server *srv, struct conn *c);
 

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rfc3339.h"
+
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
 
 /* sla_add gives up after this many consecutive days without an opening
@@ -294,4 +296,14 @@ void sla_format_time(int64_t t, char out[32])
 
 	if (!gmtime_r(&tt, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+bool sla_parse_time(const char *text, int64_t *t)
+{
+	uint64_t ms;
+
+	if (!rfc3339_parse_ms(text, false, &ms))
+		return false;
+	*t = (int64_t)(ms / 1000) >= FORMAT_MAX ? INT64_MAX : (int64_t)(ms / 1000);
+	return true;
 }

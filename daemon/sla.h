@@ -66,7 +66,15 @@ int64_t sla_after_pause(const struct sla_calendar *cal, int64_t due, int64_t pau
 /* New deadline after an escalation at `now`: remaining SLA time x pct/100. */
 int64_t sla_after_escalation(const struct sla_policy *p, int64_t due, int64_t now);
 
-/* RFC 3339 UTC with seconds: "2026-11-22T20:59:01Z" (21 bytes + NUL). */
+/* RFC 3339 UTC with seconds: "2026-11-22T20:59:01Z" (21 bytes + NUL).
+ * Times past 9999-12-31T23:59:59Z (a deadline that never comes, INT64_MAX)
+ * print as that last second. */
 void sla_format_time(int64_t t, char out[32]);
+
+/* The inverse, for deadlines read back from the log: the last printable
+ * second means "never" again (INT64_MAX), so a complaint whose calendar
+ * never opens keeps a deadline that never comes.  False when text is not
+ * an RFC 3339 time. */
+bool sla_parse_time(const char *text, int64_t *t);
 
 #endif

@@ -120,7 +120,7 @@ void spooler_take(struct spooler *sp, struct logwrite *w)
 		return;
 	}
 	/* A retry of a write spooled earlier in this outage: the original answer. */
-	snprintf(retry_key, sizeof(retry_key), "%s:%s", w->user, w->request_id);
+	snprintf(retry_key, sizeof(retry_key), "%s:%s", logwrite_idem_user(w), w->request_id);
 	original = w->request_id[0] ? json_object_get(sp->replies, retry_key) : NULL;
 	if (original) {
 		reply = json_deep_copy(original);
@@ -144,6 +144,9 @@ void spooler_take(struct spooler *sp, struct logwrite *w)
 	now_ms = logwrite_now(w, now);
 	intent = json_pack("{s:i,s:s,s:s,s:s,s:s,s:O,s:I}", "v", 1, "user", w->user, "role", role_name(w->role),
 	                   "verb", w->verb, "sub", w->sub, "args", w->args, "at_ms", (json_int_t)now_ms);
+	/* A replay account's write stays its own (idempotency, replayed_by). */
+	if (intent && w->replayed_by[0])
+		json_object_set_new(intent, "replayed_by", json_string(w->replayed_by));
 	text = intent ? json_dumps(intent, JSON_COMPACT) : NULL;
 	json_decref(intent);
 	rc = text ? spool_append(sp->spool, text, strlen(text)) : -1;
@@ -160,7 +163,7 @@ void spooler_take(struct spooler *sp, struct logwrite *w)
 	if (next[0])
 		json_object_set_new(sp->states, w->record, json_string(next));
 	json_object_set_new(reply, "spooled", json_true());
-	snprintf(retry_key, sizeof(retry_key), "%s:%s", w->user, w->request_id);
+	snprintf(retry_key, sizeof(retry_key), "%s:%s", logwrite_idem_user(w), w->request_id);
 	json_object_set(sp->replies, retry_key, reply);
 	logwrite_reply_ok_read(w, reply);
 	json_decref(reply);
@@ -217,7 +220,7 @@ static bool replay_one(struct spooler *sp, const char *text, size_t len)
 {
 	json_error_t jerr;
 	json_t *intent = json_loadb(text, len, 0, &jerr);
-	const char *user = NULL, *role = NULL, *verb = NULL, *sub = NULL;
+	const char *user = NULL, *role = NULL, *verb = NULL, *sub = NULL, *by;
 	json_t *args = NULL;
 	json_int_t at_ms = 0;
 	struct command_args cargs = {0};
@@ -236,6 +239,9 @@ static bool replay_one(struct spooler *sp, const char *text, size_t len)
 		return false;
 	}
 	req->replay_at_ms = at_ms;
+	by = json_string_value(json_object_get(intent, "replayed_by"));
+	if (by)
+		snprintf(req->replayed_by, sizeof(req->replayed_by), "%s", by);
 	cargs.sub.p = sub;
 	cargs.sub.len = strlen(sub);
 	cargs.json = args;

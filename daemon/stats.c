@@ -86,8 +86,9 @@ json_t *stats_to_json(const struct stats *st)
 		                              (json_int_t)st->verbs[i].errors));
 	for (int i = 0; i < STATS_ERR_COUNT; i++)
 		json_object_set_new(errors, error_names[i], json_integer((json_int_t)st->errors[i]));
-	return json_pack("{s:I,s:{s:I,s:I,s:I},s:o,s:o}", "uptime_s",
+	return json_pack("{s:I,s:{s:I,s:I,s:I,s:I},s:o,s:o}", "uptime_s",
 	                 (json_int_t)((stats_now_ms() - st->started_monotonic_ms) / 1000), "connections",
-	                 "current", (json_int_t)st->conn_current, "total", (json_int_t)st->conn_total, "rejected",
-	                 (json_int_t)st->conn_rejected, "requests", requests, "errors", errors);
+	                 "current", (json_int_t)st->conn_current, "unauthenticated", (json_int_t)st->conn_unauth,
+	                 "total", (json_int_t)st->conn_total, "rejected", (json_int_t)st->conn_rejected, "requests",
+	                 requests, "errors", errors);
 }

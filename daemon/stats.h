@@ -45,8 +45,11 @@ struct verb_counters {
 struct stats {
 	uint64_t started_monotonic_ms;
 	uint64_t conn_current;
+	uint64_t conn_unauth; /* of those, not authenticated yet (kept by conn.c) */
 	uint64_t conn_total;
-	uint64_t conn_rejected;
+	uint64_t conn_rejected;    /* refused at max_connections or max_unauthenticated */
+	uint64_t auth_throttled;   /* AUTHs refused unchecked: their address was blocked */
+	uint64_t auth_addr_blocks; /* times an address got blocked for failed AUTHs */
 	struct verb_counters verbs[STATS_MAX_COMMANDS];
 	struct latency_hist verb_latency[STATS_MAX_COMMANDS];
 	uint64_t errors[STATS_ERR_COUNT];

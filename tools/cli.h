@@ -15,5 +15,14 @@ int cmd_import(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+/* `hotline replay --to HOST:PORT ...`: re-drive the logged events into a
+ * running hotlined; cmd_replay hands it the whole command line (argv[0] is "replay"). */
+int replay_to(int argc, char **argv);
+/* `hotline import queue-log`, dispatched from cmd_import. */
+int cmd_import_queue_log(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "config.h"
 #include "customer.h"
 #include "sentinel_reply.h"
@@ -74,7 +76,7 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 	struct config *cfg;
 	char err[1024];
 
-	*t = (struct cli_target){.port = 6379, .connect_ms = 2000, .command_ms = 5000};
+	*t = (struct cli_target){.port = 6379, .connect_ms = 2000, .command_ms = 5000, .reopen_window_h = 168};
 	snprintf(t->host, sizeof(t->host), "127.0.0.1");
 	snprintf(t->prefix, sizeof(t->prefix), "hotline:");
 	phone_rules_default(&t->phone);
@@ -94,6 +96,9 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		t->phone = cfg->phone;
 		t->connect_ms = cfg->redis.connect_timeout_ms;
 		t->command_ms = cfg->redis.command_timeout_ms;
+		snprintf(t->user, sizeof(t->user), "%s", cfg->redis.user);
+		memcpy(t->password, cfg->redis.password, sizeof(t->password));
+		t->reopen_window_h = cfg->log_rules.reopen_window_h;
 		config_free(cfg);
 	}
 	if (redis_addr)
@@ -120,6 +125,47 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		fprintf(stderr, "%s: no %s: using Redis at %s, prefix \"%s\", default phone rules\n", who,
 		        CLI_DEFAULT_CONFIG, t->address, t->prefix);
 	return 0;
+}
+
+int cli_target_login(struct cli_target *t, const char *who, const char *user, const char *password_file)
+{
+	char why[512];
+
+	if (user && (!*user || strlen(user) >= sizeof(t->user) || strpbrk(user, " \t\r\n"))) {
+		fprintf(stderr, "%s: --redis-user must be 1..%zu characters without blanks\n", who, sizeof(t->user) - 1);
+		return -2;
+	}
+	if (user && !password_file) {
+		fprintf(stderr, "%s: --redis-user needs --redis-password-file (passwords are not taken from the "
+		                "command line)\n", who);
+		return -2;
+	}
+	if (password_file == NULL)
+		return 0;
+	sodium_memzero(t->password, sizeof(t->password));
+	if (secret_file_read(password_file, S_IRWXO, t->password, sizeof(t->password), why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: --redis-password-file: %s\n", who, why);
+		return -2;
+	}
+	snprintf(t->user, sizeof(t->user), "%s", user ? user : "");
+	return 0;
+}
+
+/* AUTH [user] password; false with a message on stderr. */
+static bool login(redisContext *c, const struct cli_target *t, const char *who)
+{
+	const char *argv[3] = {"AUTH", t->user, t->password};
+	size_t len[3] = {4, strlen(t->user), strlen(t->password)};
+	redisReply *r = t->user[0] ? redisCommandArgv(c, 3, argv, len)
+	                           : redisCommandArgv(c, 2, (const char *[]){"AUTH", t->password},
+	                                              (size_t[]){4, len[2]});
+	bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+
+	if (!ok)
+		fprintf(stderr, "%s: Redis at %s refused the login as %s: %s\n", who, t->address,
+		        t->user[0] ? t->user : "the default user", r ? r->str : c->errstr);
+	freeReplyObject(r);
+	return ok;
 }
 
 static struct timeval ms_tv(unsigned ms)
@@ -192,6 +238,10 @@ redisContext *cli_target_connect(const struct cli_target *t, const char *who)
 		return NULL;
 	}
 	redisSetTimeout(c, ms_tv(t->command_ms));
+	if (t->password[0] && !login(c, t, who)) {
+		redisFree(c);
+		return NULL;
+	}
 	r = redisCommand(c, "PING");
 	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 		fprintf(stderr, "%s: Redis at %s does not answer PING: %s\n", who, t->address, r ? r->str : c->errstr);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "phone.h"
+#include "secret_file.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/hotline/hotline.yaml"
 
@@ -27,6 +28,9 @@ struct cli_target {
 	char address[400]; /* as shown in messages */
 	struct phone_rules phone;
 	unsigned connect_ms, command_ms;
+	char user[CONFIG_NAME_MAX + 1];      /* Redis ACL user, "" = default */
+	char password[SECRET_FILE_MAX + 1];  /* "" = no AUTH */
+	unsigned reopen_window_h; /* complaints.reopen_window_h (the audit judges reopens by it) */
 };
 
 /* Fill t.  config NULL: the default file if it exists, else the daemon's
@@ -38,9 +42,17 @@ struct cli_target {
 int cli_target_load(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
                     const char *prefix, bool uses_phone);
 
-/* Connect (with the configured timeouts) and PING.  With Sentinels, ask
- * them in turn for the master first, and check its ROLE.  NULL with a
- * message on stderr prefixed by `who`. */
+/* Log in as user with the password in password_file instead of the
+ * config's redis.user / redis.password_file (--redis-user,
+ * --redis-password-file; either may be NULL, user needs a password).
+ * Returns 0, or -2 with a message on stderr (a usage error, like unsafe
+ * credentials elsewhere in the CLI). */
+int cli_target_login(struct cli_target *t, const char *who, const char *user, const char *password_file);
+
+/* Connect (with the configured timeouts), log in when a password is set
+ * (AUTH [user] password), and PING.  With Sentinels, ask them in turn for
+ * the master first (Sentinels get no AUTH), then log in to the master and
+ * check its ROLE.  NULL with a message on stderr prefixed by `who`. */
 redisContext *cli_target_connect(const struct cli_target *t, const char *who);
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "customer.h"
+#include "demo_ids.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -446,7 +447,6 @@ struct world {
 	struct pyramid pyr;
 	struct perm members, mobile, landline, account;
 	uint64_t sharing; /* members-permutation positions below this share a number, in blocks of 5 */
-	int id_width;     /* digits in an id: ids sort as text the way they sort as numbers */
 };
 
 static enum kind kind_of(const struct world *w, uint64_t i)
@@ -545,9 +545,6 @@ static int world_init(struct world *w, const struct opts *o)
 	 * share: about 4.5% of customers hold one shared number, some 3% of
 	 * all the numbers written. */
 	w->sharing = n * 65 / 1000 / 5 * 5;
-	w->id_width = 6;
-	for (uint64_t m = 1000000; m <= n; m *= 10)
-		w->id_width++;
 	return 0;
 }
 
@@ -862,7 +859,7 @@ static void make_customer(struct world *w, uint64_t i, struct demo *d)
 	/* A household's landline carries the area code of where they live. */
 	const struct region *reg = sh.member ? share_region(&sh) : own;
 
-	snprintf(d->id, sizeof(d->id), "C%0*llu", w->id_width, (unsigned long long)(i + 1));
+	demo_customer_id(d->id, sizeof(d->id), w->o.n, i);
 	d->cents = w->cents[i];
 	d->tier = tier_of(w, d->cents);
 	d->region = reg->name;
@@ -1055,6 +1052,17 @@ static int write_all(struct world *w)
 			return -1;
 	}
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+/* Digits in an id grow with N so that ids sort as text the way they sort
+ * as numbers: C000001..C999999, then C0000001... */
+void demo_customer_id(char *out, size_t len, unsigned long n, unsigned long i)
+{
+	int width = 6;
+
+	for (unsigned long m = 1000000; m <= n && width < 20; m *= 10)
+		width++;
+	snprintf(out, len, "C%0*lu", width, i + 1);
 }
 
 int cmd_demo_data(int argc, char **argv)

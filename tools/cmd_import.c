@@ -1,5 +1,6 @@
 /* hotline import customers: load customer records from a CSV or JSON Lines
- * file into Redis, and recompute the tier pyramid from revenue.
+ * file into Redis, and recompute the tier pyramid from revenue.  (`hotline
+ * import queue-log` is cmd_import_queue_log.c.)
  *
  * Every row is validated by customer.c, the same rules the daemon lives by;
  * a bad row is reported as FILE:LINE and skipped, never half-written.  Good
@@ -37,7 +38,7 @@
 enum format { FMT_NONE, FMT_CSV, FMT_JSONL };
 
 struct options {
-	const char *file, *config, *redis, *prefix;
+	const char *file, *config, *redis, *prefix, *redis_user, *redis_password_file;
 	enum format format;
 	bool tiers, dry_run, quiet;
 	size_t batch;
@@ -125,6 +126,7 @@ static int usage(FILE *out, int rc)
 	fprintf(
 	    out,
 	    "usage: hotline import customers [FILE] [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	    "                                [--redis-user USER --redis-password-file FILE]\n"
 	    "                                [--format csv|jsonl] [--tiers] [--batch N] [--dry-run] "
 	    "[--quiet]\n"
 	    "\n"
@@ -135,13 +137,18 @@ static int usage(FILE *out, int rc)
 	    "  -c, --config FILE   daemon config for Redis and phone rules (default " CLI_DEFAULT_CONFIG ")\n"
 	    "      --redis ADDR    host:port, [v6addr]:port or unix:/path, instead of the config's\n"
 	    "      --prefix P      Redis key prefix, instead of the config's\n"
+	    "      --redis-user USER, --redis-password-file FILE\n"
+	    "                      log in to Redis as this ACL user (e.g. hotline-admin from\n"
+	    "                      config/redis-acl.conf) with the password on the first line of FILE,\n"
+	    "                      instead of the config's redis.user and redis.password_file\n"
 	    "      --format F      csv or jsonl (default: from the extension .csv, .jsonl, .ndjson)\n"
 	    "      --tiers         then recompute every customer's tier from revenue (alone: no FILE)\n"
 	    "      --batch N       rows per Redis transaction, 1..%d (default %d)\n"
 	    "      --dry-run       validate only; Redis is not contacted\n"
 	    "      --quiet         no progress line\n"
 	    "\n"
-	    "Exit status: 0 all rows imported, 1 some rows rejected, 2 could not run, 64 usage.\n",
+	    "Exit status: 0 all rows imported, 1 some rows rejected, 2 could not run, 64 usage.\n"
+	    "(`hotline import queue-log --help`: Asterisk call logs into the calls stream.)\n",
 	    MAX_BATCH, DEFAULT_BATCH);
 	return rc;
 }
@@ -185,6 +192,12 @@ static int option(int opt, struct options *o)
 	case 'p':
 		o->prefix = optarg;
 		return 0;
+	case 'U':
+		o->redis_user = optarg;
+		return 0;
+	case 'P':
+		o->redis_password_file = optarg;
+		return 0;
 	case 'f':
 		o->format = format_named(optarg);
 		return o->format == FMT_NONE ? import_fail("--format must be csv or jsonl, got '%s'", optarg)
@@ -216,7 +229,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"prefix", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},
 	    {"batch", required_argument, NULL, 'b'},  {"tiers", no_argument, NULL, 't'},
 	    {"dry-run", no_argument, NULL, 'n'},      {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},         {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -224,7 +239,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return 1;
 	if (argc < 2 || strcmp(argv[1], "customers") != 0)
-		return import_fail("what to import? 'customers' is the only kind");
+		return import_fail("what to import? 'customers' or 'queue-log'");
 	optind = 1;
 	opterr = 0; /* getopt would name the program "customers" */
 	while ((opt = getopt_long(argc - 1, argv + 1, "c:h", longopts, NULL)) != -1) {
@@ -317,15 +332,19 @@ int cmd_import(int argc, char **argv)
 	struct options o;
 	struct cli_target target;
 	struct importer im = {.batch_size = DEFAULT_BATCH};
-	int fd = -1, rc = parse_options(argc, argv, &o);
+	int fd = -1, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "queue-log") == 0)
+		return cmd_import_queue_log(argc - 1, argv + 1);
+	rc = parse_options(argc, argv, &o);
 	if (rc != 0) {
 		if (rc < 0)
 			fprintf(stderr,
 			        "usage: hotline import customers [FILE] [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0)
+	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0 ||
+	    (rc = cli_target_login(&target, WHO, o.redis_user, o.redis_password_file)) != 0)
 		return rc == -2 ? CLI_USAGE : CLI_FAILED;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);

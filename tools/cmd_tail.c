@@ -4,7 +4,6 @@
  * resumes after it, so a supervisor's screen misses nothing and repeats
  * nothing across daemon restarts. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,21 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_credentials.h"
 #include "cli_target.h"
 #include "config.h"
 #include "failover.h"
 #include "line_client.h"
+#include "term_text.h"
 
 #define WHO            "hotline tail"
 #define ID_MAX         48 /* "<ms>-<seq>": two 64-bit numbers and a dash */
-#define SECRET_MAX     512
 #define CONNECT_MS     5000
 #define AUTH_MS        15000 /* Argon2id plus the daemon's delay after failures */
 #define SEND_MS        5000
@@ -64,8 +63,7 @@ enum outcome { GO_ON, SESSION_LOST, SESSION_STOP, SESSION_FATAL };
 
 struct tail {
 	struct failover daemons; /* --host (several: fail over between them) */
-	char user[CONFIG_NAME_MAX + 1];
-	char secret[SECRET_MAX];
+	struct cli_credentials cred;
 	char *filter; /* the filters as JSON text, or NULL */
 	bool json, color;
 	struct lc_tls_options tls; /* --tls, --ca */
@@ -182,40 +180,6 @@ static bool id_after(const char *id, const char *last)
 /* ------------------------------------------------------------------------ */
 /* Output */
 
-static size_t utf8_seq_len(unsigned char b)
-{
-	return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-}
-
-/* Copy src for a terminal: control characters (C0, DEL, C1), which could
- * be escape sequences smuggled in through a summary, become '?'; more than
- * max_chars characters are cut to max_chars - 3 plus "...".  src is valid
- * UTF-8 (jansson checked it).  dst holds at least 4 * max_chars + 4. */
-static void clean(char *dst, size_t size, const char *src, size_t max_chars)
-{
-	const unsigned char *p = (const unsigned char *)src;
-	size_t chars = 0, keep, o = 0;
-
-	for (const unsigned char *q = p; *q; q++)
-		chars += (*q & 0xC0) != 0x80;
-	keep = chars > max_chars ? max_chars - 3 : chars;
-	for (size_t i = 0; i < keep && *p && o + 8 < size; i++) {
-		size_t n = utf8_seq_len(*p);
-
-		if (*p < 0x20 || *p == 0x7f || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
-			dst[o++] = '?';
-		} else {
-			for (size_t k = 0; k < n && p[k]; k++)
-				dst[o++] = (char)p[k];
-		}
-		for (size_t k = 0; k < n && *p; k++)
-			p++;
-	}
-	if (keep < chars)
-		o += (size_t)snprintf(dst + o, size - o, "...");
-	dst[o] = '\0';
-}
-
 static const char *str_field(json_t *ev, const char *key)
 {
 	return json_string_value(json_object_get(ev, key));
@@ -230,7 +194,7 @@ static void add_field(char *buf, size_t size, json_t *ev, const char *key, const
 
 	if (v == NULL || n + 2 >= size)
 		return;
-	clean(c, sizeof(c), v, max);
+	term_clean(c, sizeof(c), v, max);
 	snprintf(buf + n, size - n, "%s%s%s", n ? " " : "", label, c);
 }
 
@@ -290,9 +254,9 @@ static int print_human(const struct tail *t, int stream, json_t *ev)
 	const char *e = str_field(ev, "event"), *a = str_field(ev, "agent"), *ti = str_field(ev, "tier");
 
 	local_time(ev, when);
-	clean(event, sizeof(event), e ? e : "-", 16);
-	clean(agent, sizeof(agent), a ? a : "-", FIELD_CHARS);
-	clean(tier, sizeof(tier), ti ? ti : "-", 16);
+	term_clean(event, sizeof(event), e ? e : "-", 16);
+	term_clean(agent, sizeof(agent), a ? a : "-", FIELD_CHARS);
+	term_clean(tier, sizeof(tier), ti ? ti : "-", 16);
 	summary(ev, stream, sum, sizeof(sum));
 	return printf("%s%s %-10s %-9s %-12s %-8s %s%s\n", colour ? colour : "", when, stream_name[stream],
 	              event, agent, tier, sum, colour ? "\033[0m" : "");
@@ -456,7 +420,7 @@ static enum outcome on_tail_err(struct tail *t, int s, const char *line)
 		if (strncmp(line, transient[i], strlen(transient[i])) == 0)
 			return lost(t, SESSION_LOST, "TAIL %s: %s", stream_name[s], line);
 	if (strncmp(line, "ERR forbidden ", 14) == 0)
-		return lost(t, SESSION_FATAL, "%s may not tail (supervisors and admins only): %s", t->user,
+		return lost(t, SESSION_FATAL, "%s may not tail (supervisors and admins only): %s", t->cred.user,
 		            line);
 	if (strncmp(line, "ERR unknown_command ", 20) == 0)
 		return lost(t, SESSION_FATAL, "the daemon at %s has no TAIL: %s", lc_address(t->c), line);
@@ -523,7 +487,7 @@ static enum outcome follow(struct tail *t)
 
 static enum outcome start(struct tail *t)
 {
-	int rc = lc_auth(t->c, t->user, t->secret, AUTH_MS);
+	int rc = lc_auth(t->c, t->cred.user, t->cred.secret, AUTH_MS);
 	enum outcome o = GO_ON;
 
 	if (stop_requested)
@@ -848,100 +812,6 @@ static int pick_streams(struct tail *t, struct tail_args *a, int argc, char **ar
 }
 
 /* ------------------------------------------------------------------------ */
-/* Credentials */
-
-static bool valid_cred(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/* The first line of an owner-only file: "user:secret". */
-static int read_credentials(struct tail *t, const char *file)
-{
-	char buf[CONFIG_NAME_MAX + SECRET_MAX + 8], *colon, *nl;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
-
-	if (fd < 0) {
-		fprintf(stderr, WHO ": cannot open %s: %s\n", file, strerror(errno));
-		return CLI_USAGE;
-	}
-	/* fstat on the open file: no window to swap it after the check. */
-	if (fstat(fd, &st) != 0)
-		st.st_mode = 0;
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		if (S_ISREG(st.st_mode))
-			fprintf(stderr,
-			        WHO ": permissions %04o for '%s' are too open: a credentials file must not "
-			            "be accessible by group or others (chmod 600 %s)\n",
-			        (unsigned)(st.st_mode & 07777), file, file);
-		else
-			fprintf(stderr, WHO ": %s is not a regular file\n", file);
-		close(fd);
-		return CLI_USAGE;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	if ((nl = strpbrk(buf, "\r\n")) != NULL)
-		*nl = '\0';
-	colon = strchr(buf, ':');
-	if (colon == NULL || (size_t)(colon - buf) > CONFIG_NAME_MAX || strlen(colon + 1) >= SECRET_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		fprintf(stderr, WHO ": the first line of %s must be user:secret\n", file);
-		return CLI_USAGE;
-	}
-	memcpy(t->user, buf, (size_t)(colon - buf));
-	t->user[colon - buf] = '\0';
-	snprintf(t->secret, sizeof(t->secret), "%s", colon + 1);
-	explicit_bzero(buf, sizeof(buf));
-	return -1;
-}
-
-static int credentials(struct tail *t, const struct tail_args *a)
-{
-	const char *secret = getenv("HOTLINE_SECRET"), *user = a->user ? a->user : getenv("HOTLINE_USER");
-	int rc;
-
-	if (a->credentials) {
-		if ((rc = read_credentials(t, a->credentials)) >= 0)
-			return rc;
-		if (a->user && strcmp(a->user, t->user) != 0) {
-			fprintf(stderr, WHO ": --user %s disagrees with the user in %s\n", a->user,
-			        a->credentials);
-			return CLI_USAGE;
-		}
-	} else if (secret && *secret && user && *user) {
-		if (strlen(user) >= sizeof(t->user) || strlen(secret) >= sizeof(t->secret))
-			goto bad;
-		snprintf(t->user, sizeof(t->user), "%s", user);
-		snprintf(t->secret, sizeof(t->secret), "%s", secret);
-	} else {
-		fprintf(stderr,
-		        WHO ": no credentials: set HOTLINE_SECRET and HOTLINE_USER (or --user USER), or "
-		            "use --credentials FILE (user:secret, mode 600); secrets are not taken from the "
-		            "command line\n");
-		return CLI_USAGE;
-	}
-	if (valid_cred(t->user, CONFIG_NAME_MAX) && valid_cred(t->secret, SECRET_MAX - 1))
-		return -1;
-bad:
-	fprintf(stderr,
-	        WHO ": the user name (at most %d bytes) and secret must be non-empty, without spaces or "
-	            "control characters\n",
-	        CONFIG_NAME_MAX);
-	return CLI_USAGE;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Address */
 
 static void set_host(struct tail *t, const char *host, unsigned port)
@@ -1027,7 +897,7 @@ int cmd_tail(int argc, char **argv)
 		fprintf(stderr, WHO ": out of memory\n");
 		rc = CLI_FAILED;
 	} else if ((rc = parse_args(t, &a, argc, argv)) < 0 && (rc = pick_streams(t, &a, argc, argv)) < 0 &&
-	           (rc = credentials(t, &a)) < 0 && (rc = address(t, &a)) < 0 &&
+	           (rc = cli_credentials_get(&t->cred, WHO, a.user, a.credentials)) < 0 && (rc = address(t, &a)) < 0 &&
 	           (rc = filter_text(t, a.filter)) < 0) {
 		t->color = !t->json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 		srandom((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -1037,7 +907,7 @@ int cmd_tail(int argc, char **argv)
 	json_decref(a.filter);
 	if (t) {
 		free(t->filter);
-		explicit_bzero(t->secret, sizeof(t->secret));
+		cli_credentials_wipe(&t->cred);
 		free(t);
 	}
 	return rc;

@@ -1,161 +1,209 @@
-/* hotline verify: check the log streams' hash chain in Redis with the
- * daemon's own routine (daemon/chain.c).  Streams in chunks, so memory does
- * not grow with the log.  Exit 0 intact, 1 findings, 2 could not run. */
+/* hotline verify: check the log streams' hash chain and seq, in Redis or in
+ * an export file, with the integrity module the audit uses (itself built
+ * on the daemon's chain_verify_next).  Streams, so memory does not grow
+ * with the log.  Exit 0 intact, 1 findings, 2 could not run. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "chain.h"
 #include "cli.h"
 #include "cli_target.h"
+#include "log_integrity.h"
+#include "log_source.h"
 
-#define CHUNK "1000"
 #define WHO "hotline verify"
 
 struct verify_opts {
-	const char *config, *redis, *prefix;
+	const char *config, *redis, *prefix, *file, *redis_user, *redis_password_file;
 	bool trimmed, json;
 };
 
-static const redisReply *field(const redisReply *fields, const char *name)
+static void print_finding(void *arg, const struct integrity_finding *f)
 {
-	for (size_t i = 0; i + 1 < fields->elements; i += 2)
-		if (fields->element[i]->len == strlen(name) && memcmp(fields->element[i]->str, name, fields->element[i]->len) == 0)
-			return fields->element[i + 1];
-	return NULL;
-}
+	const struct verify_opts *o = arg;
 
-static void report(const struct verify_opts *o, const char *stream, const char *id, enum chain_problem p,
-                   const char *detail)
-{
 	if (o->json) {
-		json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "stream", stream, "id", id, "problem", chain_problem_name(p),
-		                      "detail", detail);
-		char *text = json_dumps(f, JSON_COMPACT);
+		json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "stream", log_stream_name(f->stream), "id", f->id,
+		                      "problem", integrity_kind_name(f->kind), "detail", f->detail);
+		char *text;
 
+		if (f->related)
+			json_object_set_new(j, "related", json_string(f->related));
+		if (f->kind == INTEGRITY_GAP)
+			json_object_set_new(
+			    j, "missing",
+			    json_pack("[I,I]", (json_int_t)f->missing_from, (json_int_t)f->missing_to));
+		text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%s\n", text ? text : "{}");
 		free(text);
-		json_decref(f);
+		json_decref(j);
 	} else {
-		printf("%s %s: %s: %s\n", stream, id, chain_problem_name(p), detail);
-	}
-}
-
-/* Verify one stream; returns findings, or -1 when Redis failed. */
-static long verify_stream(redisContext *rc, const struct verify_opts *o, const char *prefix, const char *stream,
-                          unsigned long long *entries)
-{
-	struct chain_verifier v;
-	char key[300], start[64] = "-";
-	long findings = 0;
-
-	snprintf(key, sizeof(key), "%slog:%s", prefix, stream);
-	chain_verifier_init(&v);
-	for (;;) {
-		redisReply *r = redisCommand(rc, "XRANGE %s %s + COUNT " CHUNK, key, start);
-		size_t n;
-
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-			fprintf(stderr, WHO ": reading %s failed: %s\n", key, r ? r->str : rc->errstr);
-			freeReplyObject(r);
-			return -1;
-		}
-		n = r->elements;
-		for (size_t i = 0; i < n; i++) {
-			const redisReply *e = r->element[i], *fields = e->element[1];
-			const redisReply *seq = field(fields, "seq"), *prev = field(fields, "prev");
-			const redisReply *hash = field(fields, "hash"), *entry = field(fields, "entry");
-			char detail[256];
-			enum chain_problem p;
-
-			if (!seq || !prev || !hash || !entry)
-				p = CHAIN_MALFORMED, snprintf(detail, sizeof(detail), "a chain field is missing");
-			else
-				p = chain_verify_next(&v, o->trimmed, seq->str, seq->len, prev->str, prev->len, hash->str,
-				                      hash->len, entry->str, entry->len, detail, sizeof(detail));
-			if (p != CHAIN_OK) {
-				report(o, stream, e->element[0]->str, p, detail);
-				findings++;
-			}
-			(*entries)++;
-			if (i + 1 == n)
-				snprintf(start, sizeof(start), "(%s", e->element[0]->str);
-		}
-		freeReplyObject(r);
-		if (n < 1000)
-			return findings;
+		printf("%s %s: %s: %s\n", log_stream_name(f->stream), f->id, integrity_kind_name(f->kind),
+		       f->detail);
 	}
 }
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: hotline verify [calls|complaints|all] [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	fprintf(out, "usage: hotline verify [calls|complaints|all] [--file FILE] [-c CONFIG] [--redis ADDR]\n"
+	             "                      [--prefix P] [--redis-user USER --redis-password-file FILE]\n"
 	             "                      [--trimmed] [--json]\n"
-	             "Checks the hash chain and sequence numbers of the log streams.\n"
+	             "Checks the hash chain and sequence numbers of the log streams in Redis, or in\n"
+	             "an export file (--file, \"-\" = standard input).\n"
 	             "--trimmed accepts a stream whose first entries were deliberately removed.\n"
 	             "Exit status: 0 intact, 1 findings (printed, one per line), 2 could not run.\n");
+}
+
+/* Read every selected record through the integrity checks; false when the
+ * source failed (message printed). */
+static bool run(struct log_source *src, struct integrity *g)
+{
+	struct log_record r;
+	int got;
+
+	while ((got = log_source_next(src, &r)) == 1)
+		integrity_check(g, &r);
+	if (got < 0) {
+		fprintf(stderr, WHO ": %s\n", log_source_error(src));
+		return false;
+	}
+	integrity_finish(g);
+	return true;
 }
 
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-		{"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},         {"file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},         {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
 	};
-	static const char *const all[] = {"calls", "complaints"};
 	struct verify_opts o = {0};
+	struct log_selection sel = {.streams = LOG_ALL_STREAMS};
+	struct log_source *src;
+	struct integrity g;
 	struct cli_target t;
-	const char *which = "all";
-	redisContext *rc;
-	long total = 0;
+	redisContext *rc = NULL;
+	char err[512];
+	uint64_t total = 0;
+	bool ok;
 	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o.config = optarg; break;
-		case 'r': o.redis = optarg; break;
-		case 'p': o.prefix = optarg; break;
-		case 't': o.trimmed = true; break;
-		case 'j': o.json = true; break;
-		case 'h': usage(stdout); return CLI_OK;
-		default: usage(stderr); return CLI_USAGE;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'r':
+			o.redis = optarg;
+			break;
+		case 'p':
+			o.prefix = optarg;
+			break;
+		case 't':
+			o.trimmed = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'f':
+			o.file = optarg;
+			break;
+		case 'U':
+			o.redis_user = optarg;
+			break;
+		case 'P':
+			o.redis_password_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
 		}
 	}
-	if (optind < argc)
-		which = argv[optind++];
-	if (optind < argc || (strcmp(which, "all") && strcmp(which, "calls") && strcmp(which, "complaints"))) {
+	if (optind < argc) {
+		int s = log_stream_from_name(argv[optind]);
+
+		if (s >= 0)
+			sel.streams = LOG_STREAM_MASK(s);
+		else if (strcmp(argv[optind], "all") != 0)
+			optind = argc + 1; /* a usage error below */
+		optind++;
+	}
+	if (optind != argc || (o.file && (o.config || o.redis || o.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-	case 0: break;
-	case -2: return CLI_USAGE;
-	default: return CLI_FAILED;
-	}
-	rc = cli_target_connect(&t, WHO);
-	if (rc == NULL)
-		return CLI_FAILED;
-	for (size_t i = 0; i < 2; i++) {
-		unsigned long long entries = 0;
-		long findings;
+	if (o.file) {
+		src = log_source_open_file(o.file, &sel, err, sizeof(err));
+	} else {
+		int loaded = cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false);
 
-		if (strcmp(which, "all") && strcmp(which, all[i]))
-			continue;
-		findings = verify_stream(rc, &o, t.prefix, all[i], &entries);
-		if (findings < 0) {
-			redisFree(rc);
+		if (loaded == 0)
+			loaded = cli_target_login(&t, WHO, o.redis_user, o.redis_password_file);
+		switch (loaded) {
+		case 0:
+			break;
+		case -2:
+			return CLI_USAGE;
+		default:
 			return CLI_FAILED;
 		}
-		if (!o.json)
-			fprintf(stderr, "%s: %llu entries, %s\n", all[i], entries,
-			        findings ? "CHAIN BROKEN (see above)" : "chain intact");
-		total += findings;
+		rc = cli_target_connect(&t, WHO);
+		if (rc == NULL)
+			return CLI_FAILED;
+		src = log_source_open_redis(rc, t.prefix, &sel, err, sizeof(err));
+	}
+	if (src == NULL) {
+		fprintf(stderr, WHO ": %s\n", err);
+		redisFree(rc);
+		return CLI_FAILED;
+	}
+	integrity_init(&g, o.trimmed, print_finding, &o);
+	ok = run(src, &g);
+	log_source_close(src);
+	/* What the chain cannot show: entries removed from the end, or a
+	 * stream emptied and restarted (Redis 7's count of entries added). */
+	for (int i = 0; ok && rc && i < LOG_STREAM_COUNT; i++) {
+		uint64_t added;
+		int known;
+
+		if (!(sel.streams & LOG_STREAM_MASK(i)))
+			continue;
+		known = log_stream_entries_added(rc, t.prefix, (enum log_stream)i, &added, err, sizeof(err));
+		if (known < 0) {
+			fprintf(stderr, WHO ": %s\n", err);
+			ok = false;
+		} else if (known > 0) {
+			integrity_check_entries_added(&g, (enum log_stream)i, added);
+		}
 	}
 	redisFree(rc);
+	if (!ok)
+		return CLI_FAILED;
+	for (int i = 0; i < LOG_STREAM_COUNT; i++) {
+		const struct integrity_stream *st = &g.s[i];
+
+		if (!(sel.streams & LOG_STREAM_MASK(i)))
+			continue;
+		total += st->findings;
+		if (!o.json)
+			fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s\n",
+			        log_stream_name(i), st->entries, st->v.last_seq,
+			        st->v.started ? st->v.last_hash : "-",
+			        st->findings ? "CHAIN BROKEN (see above)" : "chain intact");
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, WHO ": writing the findings failed\n");
+		return CLI_FAILED;
+	}
 	return total ? CLI_FINDINGS : CLI_OK;
 }

@@ -13,10 +13,14 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{"passwd", cmd_passwd, "read a secret and print its Argon2id hash for the config's users list"},
-	{"import", cmd_import, "load customers from CSV or JSON Lines into Redis (import customers FILE)"},
+	{"import", cmd_import, "load customers (import customers FILE) or an Asterisk queue_log (import queue-log FILE)"},
 	{"tail", cmd_tail, "follow the call and complaint logs live (TAIL), resuming after disconnects"},
+	{"replay", cmd_replay, "the timeline of a call, customer or time range; --rebuild the projections; --to HOST:PORT re-drives it"},
 	{"verify", cmd_verify, "check the hash chain and sequence numbers of the call and complaint log"},
+	{"export", cmd_export, "write the log, or a time range of it, as JSON Lines (audit/replay input) or CSV"},
+	{"audit", cmd_audit, "check the log (chain, lives of calls and complaints, deadlines) and report figures"},
 	{"demo-data", cmd_demo_data, "generate N realistic synthetic customers (JSON Lines or CSV)"},
+	{"bench", cmd_bench, "load generator: hotlined, Redis or a RESP proxy; throughput and latency percentiles"},
 };
 
 static void usage(FILE *out)

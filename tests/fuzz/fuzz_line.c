@@ -75,6 +75,18 @@ static void handle_line(const char *line, size_t len, bool allow_empty)
 		return;
 	}
 	FUZZ_CHECK(memchr(line, '\0', len) == NULL);
+	{
+		size_t at = (size_t)-1;
+		unsigned cp = 0;
+
+		if (proto_find_control(line, len, &at, &cp)) {
+			FUZZ_CHECK(at < len && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) && cp != '\t');
+			check_err(ERR_BAD_REQUEST, "control character");
+			return;
+		}
+		for (size_t i = 0; i < len; i++)
+			FUZZ_CHECK(((unsigned char)line[i] >= 0x20 || line[i] == '\t') && line[i] != 0x7f);
+	}
 
 	const char *cur = line;
 	size_t rem = len;

@@ -16,6 +16,14 @@ Environment:
   HOTLINE_TIMEOUT_SCALE multiply every deadline by this (default 1)
   HOTLINE_KEEP_TMP=1    keep the temporary directory (path is printed)
   HOTLINE_LOG_LEVEL     log.level written into configs (default "info")
+  HOTLINE_REDIS_ACL=0   start redis-server without the shipped ACL and run
+                        daemons as Redis's default user (default: with it)
+
+Redis ACL: every redis-server runs with config/redis-acl.conf, its users
+turned on with test passwords the way hotlined(8) tells operators to, and
+every daemon from make_config logs in as the restricted user `hotlined`, so
+the whole suite runs under the ACL.  The tests' own RespClient connections
+use Redis's default user, made a superuser in the test copy of the file.
 """
 
 import atexit
@@ -44,6 +52,8 @@ HOTLINED = os.environ.get("HOTLINED") or os.path.join(SOURCE_ROOT, "build", "dae
 HOTLINE = os.environ.get("HOTLINE") or os.path.join(SOURCE_ROOT, "build", "tools", "hotline")
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
 VALGRIND = os.environ.get("HOTLINE_VALGRIND") == "1"
+REDIS_ACL = os.environ.get("HOTLINE_REDIS_ACL", "1") != "0"
+REDIS_ACL_FILE = os.path.join(SOURCE_ROOT, "config", "redis-acl.conf")
 KEEP_TMP = os.environ.get("HOTLINE_KEEP_TMP") == "1"
 LOG_LEVEL = os.environ.get("HOTLINE_LOG_LEVEL", "info")
 
@@ -380,13 +390,73 @@ class RespClient(_SocketOwner):
 
 
 # --------------------------------------------------------------------------
+# Redis ACL users (config/redis-acl.conf)
+
+# The shipped file's users, with the passwords the tests give them.
+REDIS_PASSWORDS = {"hotlined": "hotlined-test-redis-password",
+                   "hotline-admin": "hotline-admin-test-redis-password"}
+_CREDENTIALS_DIR = None
+
+
+def redis_password_file(user):
+    """A 0600 file holding user's Redis password (created once per process)."""
+    global _CREDENTIALS_DIR
+    if _CREDENTIALS_DIR is None:
+        _CREDENTIALS_DIR = tempfile.mkdtemp(prefix="hotline-redis-credentials-")
+        if not KEEP_TMP:
+            atexit.register(shutil.rmtree, _CREDENTIALS_DIR, True)
+    path = os.path.join(_CREDENTIALS_DIR, user + ".pass")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(REDIS_PASSWORDS[user] + "\n")
+    return path
+
+
+def redis_login(user):
+    """The redis config keys that log in as user (for make_config overrides)."""
+    return {"user": user, "password_file": redis_password_file(user)}
+
+
+def admin_login_args():
+    """Command-line options that make a `hotline` command log in to Redis as
+    the ACL's hotline-admin, as operators run imports and rebuilds (none
+    when the suite runs without the ACL)."""
+    if not REDIS_ACL:
+        return []
+    return ["--redis-user", "hotline-admin", "--redis-password-file", redis_password_file("hotline-admin")]
+
+
+def redis_acl_text():
+    """config/redis-acl.conf as the tests run it: each shipped user turned
+    on with its password's SHA-256 (the operator's recipe in hotlined(8)),
+    and Redis's default user a superuser for the tests' own access."""
+    out = []
+    with open(REDIS_ACL_FILE, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            name = line.split(" ")[1]
+            off = f"user {name} off resetpass "
+            if not line.startswith(off):
+                raise AssertionError(f"{REDIS_ACL_FILE}: user {name} is not shipped 'off resetpass'")
+            if name == "default":
+                out.append("user default on nopass ~* &* +@all")
+            else:
+                digest = hashlib.sha256(REDIS_PASSWORDS[name].encode()).hexdigest()
+                out.append(f"user {name} on #{digest} " + line[len(off):])
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------
 # redis-server
 
 
 class Redis:
     """One redis-server on 127.0.0.1 (and optionally a unix socket)."""
 
-    def __init__(self, harness, name="redis", port=None, unix_socket=False, extra_args=()):
+    def __init__(self, harness, name="redis", port=None, unix_socket=False, extra_args=(), acl=None):
         self.h = harness
         self.name = name
         self.port = port
@@ -394,6 +464,7 @@ class Redis:
         os.makedirs(self.dir, exist_ok=True)
         self.unix_path = os.path.join(self.dir, "redis.sock") if unix_socket else None
         self.extra_args = list(extra_args)
+        self.acl = REDIS_ACL if acl is None else acl
         self.proc = None
         self.log_path = None
         self._starts = 0
@@ -421,6 +492,11 @@ class Redis:
         ]
         if self.unix_path:
             args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        if self.acl:
+            acl_path = os.path.join(self.dir, "users.acl")
+            with open(acl_path, "w", encoding="utf-8") as f:
+                f.write(redis_acl_text())
+            args += ["--aclfile", acl_path]
         return args + self.extra_args
 
     def _spawn(self, port):
@@ -441,7 +517,9 @@ class Redis:
         try:
             with RespClient(port=port, timeout=T(1)) as c:
                 return c.command("PING") == "PONG"
-        except (OSError, ConnectionError, RedisError):
+        except RedisError as e:
+            return str(e).startswith("NOAUTH")  # up, and lets nobody in (an ACL as shipped)
+        except (OSError, ConnectionError):
             return False
 
     def _try_start(self, port, timeout):
@@ -536,7 +614,8 @@ class Sentinel(Redis):
 
     def __init__(self, harness, master, name="sentinel", master_name="mymaster", quorum=2,
                  down_after_ms=1000, failover_timeout_ms=3000):
-        super().__init__(harness, name=name)
+        # A Sentinel has no ACL file: it and the tests reach it unauthenticated.
+        super().__init__(harness, name=name, acl=False)
         self.master = master
         self.master_name = master_name
         self.quorum = quorum
@@ -576,13 +655,16 @@ class ConnectionClosed(Exception):
 class Client(_SocketOwner):
     """One TCP connection to hotlined speaking the line protocol."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None):
+    def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None, source=None):
+        """source: the local address to connect from (e.g. "127.0.0.2")."""
         self.timeout = T() if timeout is None else timeout
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(self.timeout)
         try:
+            if source:
+                self.sock.bind((source, 0))
             self.sock.connect((host, port))
         except BaseException:
             self.sock.close()
@@ -851,6 +933,7 @@ def make_users(users=DEFAULT_USERS):
 
 DEFAULT_LIMITS = {
     "max_connections": 10000,
+    "max_unauthenticated": 1000,
     "max_line": 65536,
     "max_line_unauth": 1024,
     "max_output": 1048576,
@@ -859,6 +942,12 @@ DEFAULT_LIMITS = {
     "unauth_timeout": 30,
     "max_auth_failures": 5,
     "max_auth_inflight": 64,
+    # Every test client comes from 127.0.0.1, and suites such as test_auth
+    # fail dozens of logins on purpose: the per-address count stays on (its
+    # code runs in every test) but out of their way.  test_auth_throttle
+    # sets its own.
+    "max_auth_failures_per_addr": 100000,
+    "auth_failure_window": 60,
 }
 
 
@@ -874,6 +963,7 @@ def make_config(redis_address, users=None, **overrides):
             "command_timeout_ms": 5000,
             "reconnect_min_ms": 100,
             "reconnect_max_ms": 1000,
+            **(redis_login("hotlined") if REDIS_ACL else {}),
         },
         "users": make_users() if users is None else users,
         "limits": dict(DEFAULT_LIMITS),
@@ -1397,6 +1487,60 @@ class RedisOutageMixin:
             return "spooled"
         self.assertErr(reply, "unavailable")
         return "unavailable"
+
+
+# --------------------------------------------------------------------------
+# Measured figures: printed as `FIGURE <name> <value> <unit>` and kept in
+# <build dir>/figures/<suite>.txt (rewritten by each run of the suite), where
+# tests/RELIABILITY.md's figures come from.
+
+FIGURES_DIR = os.environ.get("HOTLINE_FIGURES_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(HOTLINED))), "figures")
+FIGURE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_figures_started = set()
+
+
+def figure(name, value, unit):
+    """Report one measured figure (name: lowercase with underscores; unit:
+    one word such as bytes, ms, count, MB)."""
+    if not FIGURE_NAME_RE.match(name) or not re.fullmatch(r"[A-Za-z/%]+", unit):
+        raise ValueError(f"bad figure name or unit: {name!r} {unit!r}")
+    if isinstance(value, float):
+        value = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    line = f"FIGURE {name} {value} {unit}"
+    print(line, flush=True)
+    suite = os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0]
+    path = os.path.join(FIGURES_DIR, suite + ".txt")
+    try:
+        os.makedirs(FIGURES_DIR, exist_ok=True)
+        with open(path, "w" if suite not in _figures_started else "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        _figures_started.add(suite)
+    except OSError as e:
+        print(f"[harness] cannot record the figure in {path}: {e}", file=sys.stderr)
+
+
+def has_asan(pid):
+    """True when the process runs with the address sanitizer (its RSS then
+    includes a quarantine of freed memory, up to 256 MB, and shadow)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def rss_is_judged(pid):
+    """Whether a test should hold the process's RSS to a bound: not under
+    valgrind or ASan, whose own memory (valgrind's, ASan's quarantine of
+    freed memory and shadow) is in it.  Tests still report it."""
+    return not VALGRIND and not has_asan(pid)
+
+
+def vmrss_kb(pid):
+    """The process's resident set (VmRSS in /proc/<pid>/status), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
 
 
 def main():

@@ -1,8 +1,10 @@
 """Authorization: every verb HELP lists x every role (unauthenticated, agent,
-supervisor, admin) against an allowlist written here from PROTOCOL.md (not
-derived from the daemon), plus the "an agent only ever acts as itself"
-rules: no client-supplied agent field, the logged agent is the
-authenticated user, and only the leg holder or a supervisor moves a call."""
+supervisor, admin, replay) against an allowlist written here from
+PROTOCOL.md (not derived from the daemon), plus the "an agent only ever acts
+as itself" rules: no client-supplied agent field, the logged agent is the
+authenticated user, and only the leg holder or a supervisor moves a call;
+and their one exception, a replay account, which must name the recorded
+agent it acts as ("as") and whose entries say so ("replayed_by")."""
 
 import json
 import os
@@ -15,18 +17,19 @@ import harness  # noqa: E402
 H = None
 P = "hotline:"
 
-ROLES = ["none", "agent", "supervisor", "admin"]
-USER_OF = {"agent": "agent1", "supervisor": "super1", "admin": "admin1"}
+ROLES = ["none", "agent", "supervisor", "admin", "replay"]
+USER_OF = {"agent": "agent1", "supervisor": "super1", "admin": "admin1", "replay": "replay1"}
+USERS = harness.DEFAULT_USERS + [("replay1", "replay")]
 
-ANY = {"none", "agent", "supervisor", "admin"}
+ANY = {"none", "agent", "supervisor", "admin", "replay"}
 AUTHED = {"agent", "supervisor", "admin"}
 
 # verb -> roles allowed (PROTOCOL.md "Verbs" table).  Written by hand on
 # purpose: a verb HELP lists that is missing here fails the test.
 ALLOWLIST = {
     "AUTH": ANY,
-    "CALL": {"agent", "supervisor"},
-    "COMPLAINT": {"agent", "supervisor"},
+    "CALL": {"agent", "supervisor", "replay"},
+    "COMPLAINT": {"agent", "supervisor", "replay"},
     "HELP": ANY,
     "PING": ANY,
     "POP": AUTHED,
@@ -48,10 +51,12 @@ def request_line(verb, role):
         if role == "none":
             return "AUTH nobody wrong-secret"
         return f"AUTH {USER_OF[role]} {USER_OF[role]}-secret"
+    # A replay account names the recorded agent it acts as.
+    as_agent = {"as": "agent1"} if role == "replay" else {}
     if verb == "CALL":
-        return 'CALL offer ' + json.dumps({"call_id": f"m-{role}", "queue": "q"})
+        return 'CALL offer ' + json.dumps({"call_id": f"m-{role}", "queue": "q", **as_agent})
     if verb == "COMPLAINT":
-        return "COMPLAINT list {}"
+        return "COMPLAINT list " + json.dumps(as_agent)
     if verb == "POP":
         return 'POP {"phone":"13800000000"}'
     if verb == "TAIL":
@@ -88,7 +93,8 @@ class AuthzTest(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.redis = H.start_redis()
-        cls.daemon = H.start_daemon(cls.redis.address, phone={"default_country": "86"})
+        cls.daemon = H.start_daemon(cls.redis.address, users=harness.make_users(USERS),
+                                    phone={"default_country": "86"})
         cls.addClassCleanup(cls.daemon.stop)
 
     def open_as(self, role):
@@ -177,6 +183,79 @@ class AuthzTest(harness.TestCase):
         # and nothing was logged for it
         with self.redis.client() as r:
             self.assertEqual(harness.stream_entries(r, P + "log:calls", call_id="x"), [])
+
+    def test_as_refused_for_every_other_role(self):
+        """Only a replay account may name who it acts as; for everyone else
+        "as" is an unknown field, like "agent"."""
+        lines = ['CALL offer {"call_id":"as-x","queue":"q","as":"agent2"}',
+                 'CALL offer {"call_id":"as-x","queue":"q","as_role":"supervisor"}',
+                 'COMPLAINT open {"phone":"13800000000","category":"billing","severity":"low",'
+                 '"summary":"s","as":"agent2"}',
+                 'COMPLAINT ack {"complaint_id":"K1","as":"agent2"}',
+                 'COMPLAINT next {"as":"agent2"}',
+                 'COMPLAINT list {"as":"agent2"}']
+        for role in ("agent", "supervisor"):
+            c = self.connect_auth(USER_OF[role])
+            for line in lines:
+                with self.subTest(role=role, line=line):
+                    self.assertErr(c.request(line), "bad_request", "unknown (field|filter) 'as")
+        adm = self.connect_auth("admin1")
+        self.assertErr(adm.request(lines[0]), "forbidden")
+        with self.redis.client() as r:
+            self.assertEqual(harness.stream_entries(r, P + "log:calls", call_id="as-x"), [])
+            self.assertEqual(harness.stream_entries(r, P + "log:complaints", agent="agent2"), [])
+
+    def test_replay_account_must_name_the_agent(self):
+        rp = self.connect_auth("replay1")
+        for line, why in [('CALL offer {"call_id":"rp-x","queue":"q"}', "missing 'as'"),
+                          ('CALL offer {"call_id":"rp-x","queue":"q","as":""}', "'as' must be"),
+                          ('CALL offer {"call_id":"rp-x","queue":"q","as":"a b"}', "'as' must be"),
+                          ('CALL offer {"call_id":"rp-x","queue":"q","as":7}', "'as' must be"),
+                          ('CALL offer {"call_id":"rp-x","queue":"q","as":"agent1","as_role":"admin"}',
+                           "'as_role' must be"),
+                          ('CALL offer {"call_id":"rp-x","queue":"q","as":"agent1","as_role":"replay"}',
+                           "'as_role' must be"),
+                          ("COMPLAINT list {}", "missing 'as'")]:
+            with self.subTest(line=line):
+                self.assertErr(rp.request(line), "bad_request", why)
+        with self.redis.client() as r:
+            self.assertEqual(harness.stream_entries(r, P + "log:calls", call_id="rp-x"), [])
+
+    def test_replay_account_acts_as_the_named_agent(self):
+        """The entry is the named agent's, marked replayed_by; the leg
+        check uses the named agent; as_role supervisor may move any call;
+        the agent named need not have an account."""
+        rp = self.connect_auth("replay1")
+
+        def call(event, as_agent, as_role=None, **fields):
+            args = {"call_id": "rp-1", **fields, "as": as_agent}
+            if as_role:
+                args["as_role"] = as_role
+            return rp.request(f"CALL {event} " + json.dumps(args))
+
+        self.assertIn('"offered"', call("offer", "ghost7", queue="q"))
+        self.assertErr(call("answer", "agent2"), "forbidden")
+        self.assertIn('"answered"', call("answer", "ghost7"))
+        self.assertIn('"held"', call("hold", "boss9", as_role="supervisor"))
+        # a transfer may name a recorded agent without an account here
+        self.assertIn('"answered"', call("transfer", "ghost7", to="ghost8"))
+        self.assertErr(call("end", "ghost7", disposition="resolved"), "forbidden")
+        self.assertIn('"ended"', call("end", "ghost8", disposition="resolved"))
+        # the agents themselves still cannot transfer to a replay account
+        a1 = self.connect_auth("agent1")
+        self.assertIn('"offered"', a1.request('CALL offer {"call_id":"rp-2","queue":"q"}'))
+        self.assertIn('"answered"', a1.request('CALL answer {"call_id":"rp-2"}'))
+        self.assertErr(a1.request('CALL transfer {"call_id":"rp-2","to":"replay1"}'), "not_found")
+        self.assertErr(a1.request('CALL transfer {"call_id":"rp-2","to":"ghost8"}'), "not_found")
+        with self.redis.client() as r:
+            entries = harness.stream_entries(r, P + "log:calls", call_id="rp-1")
+        self.assertEqual([(e["event"], e["agent"], e["role"], e["replayed_by"]) for e in entries],
+                         [("offer", "ghost7", "agent", "replay1"), ("answer", "ghost7", "agent", "replay1"),
+                          ("hold", "boss9", "supervisor", "replay1"),
+                          ("transfer", "ghost7", "agent", "replay1"), ("end", "ghost8", "agent", "replay1")])
+        self.assertEqual(entries[3]["to"], "ghost8")
+        for e in entries:
+            self.assertNotIn("as", e)
 
     def test_logged_agent_is_authenticated_user(self):
         a1 = self.connect_auth("agent1")

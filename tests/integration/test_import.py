@@ -21,6 +21,9 @@ from harness import T  # noqa: E402
 H = None
 REDIS = None
 CONFIG = None  # path of a daemon config pointing at REDIS, phone.default_country 86
+# The same without a Redis login (Redis's default user, the tests' superuser):
+# for other key prefixes than hotline:, which the shipped ACL does not cover.
+CONFIG_ANY_PREFIX = None
 P = "hotline:"
 
 SUMMARY_RE = re.compile(
@@ -29,14 +32,20 @@ WRITE_COMMANDS = ("multi", "exec", "hset", "hmset", "hdel", "sadd", "srem", "set
 
 
 def setUpModule():
-    global H, REDIS, CONFIG
+    global H, REDIS, CONFIG, CONFIG_ANY_PREFIX
     H = harness.module_harness("import")
     REDIS = H.start_redis()
     CONFIG = H.path("hotline.yaml")
+    # The import logs in as the ACL's hotline-admin, as operators run it
+    # (the daemon's user hotlined may not write customer records).
     cfg = harness.make_config(REDIS.address, users=harness.make_users([("admin1", "admin")]),
-                              phone={"default_country": "86"})
+                              phone={"default_country": "86"},
+                              redis=harness.redis_login("hotline-admin") if harness.REDIS_ACL else {})
     with open(CONFIG, "w", encoding="utf-8") as f:
         f.write(harness.to_yaml(cfg))
+    CONFIG_ANY_PREFIX = H.path("hotline-any-prefix.yaml")
+    with open(CONFIG_ANY_PREFIX, "w", encoding="utf-8") as f:
+        f.write(harness.to_yaml(harness.deep_merge(cfg, {"redis": {"user": None, "password_file": None}})))
 
 
 def run(*args, stdin=None, config=True):
@@ -164,9 +173,11 @@ class ImportTest(harness.TestCase):
     def test_jsonl_equals_csv(self):
         """The same records as CSV and as JSON Lines (BOM, CRLF, a blank line) give the same keys;
         --prefix puts them side by side."""
-        rc, out, err = run(self.file("good.csv", self.GOOD_CSV), "--prefix", "a:")
+        rc, out, err = run(self.file("good.csv", self.GOOD_CSV), "--prefix", "a:", "-c", CONFIG_ANY_PREFIX,
+                           config=False)
         self.assertEqual(rc, 0, err)
-        rc, out, err = run(self.file("good.jsonl", self.GOOD_JSONL), "--prefix", "b:")
+        rc, out, err = run(self.file("good.jsonl", self.GOOD_JSONL), "--prefix", "b:", "-c", CONFIG_ANY_PREFIX,
+                           config=False)
         self.assertEqual(rc, 0, err)
         self.assertEqual(summary(out), (2, 0, 0, 0))
         a, b = dump(self.r, "a:"), dump(self.r, "b:")
@@ -561,9 +572,10 @@ class ImportTest(harness.TestCase):
         t.start()
         self.addCleanup(t.join, T(15))
         cfg_path = H.path("silent.yaml")
+        # No Redis login: this stand-in answers the PING only.
         cfg = harness.make_config(f"127.0.0.1:{srv.getsockname()[1]}",
                                   users=harness.make_users([("admin1", "admin")]),
-                                  redis={"command_timeout_ms": 300})
+                                  redis={"command_timeout_ms": 300, "user": None, "password_file": None})
         with open(cfg_path, "w", encoding="utf-8") as f:
             f.write(harness.to_yaml(cfg))
         path = self.file("g.csv", csv_text(["id,name", "g1,G"]))

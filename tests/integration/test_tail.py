@@ -210,20 +210,13 @@ def redis_clients(redis):
     return out
 
 
-def vmrss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+vmrss_kb = harness.vmrss_kb
 
 
 def rss_bound_kb(pid):
     """The RSS sanity bound: 200 MB, plus ASan's 256 MB quarantine of freed
     memory when the daemon runs with the address sanitizer."""
-    with open(f"/proc/{pid}/maps") as f:
-        asan = "libasan" in f.read()
-    return (200 + (400 if asan else 0)) * 1024
+    return (200 + (400 if harness.has_asan(pid) else 0)) * 1024
 
 
 def tails_stats(c):

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -152,6 +154,7 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->redis.reconnect_min_ms == 100);
 	CHECK(cfg->redis.reconnect_max_ms == 5000);
 	CHECK(cfg->limits.max_connections == 10000);
+	CHECK(cfg->limits.max_unauthenticated == 1000);
 	CHECK(cfg->limits.max_line == 65536);
 	CHECK(cfg->limits.max_line_unauth == 1024);
 	CHECK(cfg->limits.max_output == 1048576);
@@ -160,6 +163,9 @@ static void check_defaults(const struct config *cfg)
 	CHECK(cfg->limits.unauth_timeout_s == 30);
 	CHECK(cfg->limits.max_auth_failures == 5);
 	CHECK(cfg->limits.max_auth_inflight == 64);
+	CHECK(cfg->limits.max_auth_failures_per_addr == 20);
+	CHECK(cfg->limits.auth_failure_window_s == 60);
+	CHECK(cfg->redis.user[0] == '\0' && cfg->redis.password_file[0] == '\0' && cfg->redis.password[0] == '\0');
 	CHECK(cfg->log_level == LOG_LEVEL_INFO);
 	check_log_defaults(cfg);
 }
@@ -206,6 +212,7 @@ static void test_shipped(const char *path)
 	    "users:",
 	    "limits:",
 	    "max_connections:",
+	    "max_unauthenticated:",
 	    "max_line:",
 	    "max_line_unauth:",
 	    "max_output:",
@@ -214,6 +221,9 @@ static void test_shipped(const char *path)
 	    "unauth_timeout:",
 	    "max_auth_failures:",
 	    "max_auth_inflight:",
+	    "max_auth_failures_per_addr:",
+	    "auth_failure_window:",
+	    "password_file:",
 	    "log:",
 	    "level:",
 	    "calls:",
@@ -302,8 +312,10 @@ static void test_values(void)
 	                "  reconnect_max_ms: 600000\n" USERS
 	                "  - {name: \"b.o-b_@x\", role: supervisor, secret: \"" HASH "\"}\n"
 	                "  - {name: carol, role: admin, secret: \"" HASH "\"}\n"
+	                "  - {name: rp, role: replay, secret: \"" HASH "\"}\n"
 	                "limits:\n"
 	                "  max_connections: 1000000\n"
+	                "  max_unauthenticated: 1000000\n"
 	                "  max_line: 16777216\n"
 	                "  max_line_unauth: 65536\n"
 	                "  max_output: 1073741824\n"
@@ -319,11 +331,13 @@ static void test_values(void)
 		CHECK(strcmp(cfg->redis.key_prefix, "a.b-c_d:") == 0);
 		CHECK(cfg->redis.connect_timeout_ms == 10 && cfg->redis.command_timeout_ms == 600000);
 		CHECK(cfg->redis.reconnect_min_ms == 600000 && cfg->redis.reconnect_max_ms == 600000);
-		CHECK(cfg->n_users == 3);
+		CHECK(cfg->n_users == 4);
 		CHECK(config_find_user(cfg, "b.o-b_@x") &&
 		      config_find_user(cfg, "b.o-b_@x")->role == ROLE_SUPERVISOR);
 		CHECK(config_find_user(cfg, "carol") && config_find_user(cfg, "carol")->role == ROLE_ADMIN);
+		CHECK(config_find_user(cfg, "rp") && config_find_user(cfg, "rp")->role == ROLE_REPLAY);
 		CHECK(cfg->limits.max_connections == 1000000);
+		CHECK(cfg->limits.max_unauthenticated == 1000000);
 		CHECK(cfg->limits.max_line == 16777216);
 		CHECK(cfg->limits.max_line_unauth == 65536);
 		CHECK(cfg->limits.max_output == 1073741824);
@@ -443,6 +457,8 @@ static void test_type_errors(void)
 	           "t.yaml:10:13: ", "'max_line' in section 'limits' is out of range: must be 64..16777216");
 	EXPECT_ERR(MIN "limits:\n  max_connections: 0\n", "t.yaml:10:20: ", "must be 1..1000000");
 	EXPECT_ERR(MIN "limits:\n  max_connections: 1000001\n", "t.yaml:10:20: ", "got 1000001");
+	EXPECT_ERR(MIN "limits:\n  max_unauthenticated: 0\n", "t.yaml:10:24: ", "must be 1..1000000");
+	EXPECT_ERR(MIN "limits:\n  max_unauthenticated: 1000001\n", "t.yaml:10:24: ", "got 1000001");
 	EXPECT_ERR(MIN "limits:\n  max_output: 4095\n", "t.yaml:10:15: ", "must be 4096..1073741824");
 	EXPECT_ERR(MIN "limits:\n  max_pending: 65537\n", "t.yaml:10:16: ", "must be 1..65536");
 	EXPECT_ERR(MIN "limits:\n  idle_timeout: 86401\n", "t.yaml:10:17: ", "must be 0..86400");
@@ -667,6 +683,117 @@ static void test_wait(void)
 	           "t.yaml:4:10: ", "unknown key 'replica' in 'wait' in section 'redis'");
 }
 
+/* A file with this content and mode in a private directory; its path in path. */
+static bool write_file(char *dir, char *path, size_t pathlen, const char *name, const char *content, mode_t mode)
+{
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return false;
+	fputs(content, f);
+	fclose(f);
+	return chmod(path, mode) == 0;
+}
+
+static void expect_password_err(const char *path, const char *substr, int line)
+{
+	char doc[1024];
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  password_file: \"%s\"\n" USERS, path);
+	expect_err_at(doc, strlen(doc), "t.yaml:4:18: ", substr, line);
+}
+
+static void test_redis_login(void)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[256], doc[1024], long_secret[SECRET_FILE_MAX + 2];
+	struct config *cfg;
+
+	if (!check_report(mkdtemp(dir) != NULL, __FILE__, __LINE__, "mkdtemp failed"))
+		return;
+	/* The password comes from the file's first line, CR LF and later lines dropped. */
+	CHECK(write_file(dir, path, sizeof path, "pw", "s3cret pass\r\nsecond line\n", 0600));
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  user: hotlined\n"
+	         "  password_file: \"%s\"\n" USERS, path);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && strcmp(cfg->redis.user, "hotlined") == 0);
+	CHECK(cfg && strcmp(cfg->redis.password, "s3cret pass") == 0);
+	CHECK(cfg && strcmp(cfg->redis.password_file, path) == 0);
+	config_free(cfg);
+	/* Group access is fine (root:hotline 0640); a password alone logs in as the default user. */
+	CHECK(chmod(path, 0640) == 0);
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  password_file: \"%s\"\n" USERS, path);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && cfg->redis.user[0] == '\0' && strcmp(cfg->redis.password, "s3cret pass") == 0);
+	config_free(cfg);
+
+	/* Others may not read it; the message says how to fix it. */
+	CHECK(chmod(path, 0644) == 0);
+	expect_password_err(path, "are too open: a file holding a secret must not be accessible by others (chmod 640",
+	                    __LINE__);
+	CHECK(chmod(path, 0602) == 0);
+	expect_password_err(path, "are too open", __LINE__);
+	CHECK(write_file(dir, path, sizeof path, "empty", "", 0600));
+	expect_password_err(path, "'password_file' in section 'redis' the first line of", __LINE__);
+	CHECK(write_file(dir, path, sizeof path, "blank", "\nsecret\n", 0600));
+	expect_password_err(path, "is empty", __LINE__);
+	CHECK(write_file(dir, path, sizeof path, "ctl", "a\tb\n", 0600));
+	expect_password_err(path, "contains a control character", __LINE__);
+	memset(long_secret, 'x', sizeof long_secret - 1);
+	long_secret[sizeof long_secret - 1] = '\0';
+	CHECK(write_file(dir, path, sizeof path, "long", long_secret, 0600));
+	expect_password_err(path, "is too long: at most 1024 bytes", __LINE__);
+	long_secret[SECRET_FILE_MAX] = '\0';
+	CHECK(write_file(dir, path, sizeof path, "max", long_secret, 0600));
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  password_file: \"%s\"\n" USERS, path);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && strlen(cfg->redis.password) == SECRET_FILE_MAX);
+	config_free(cfg);
+	snprintf(path, sizeof path, "%s/missing", dir);
+	expect_password_err(path, "cannot open", __LINE__);
+	expect_password_err(dir, "is not a regular file", __LINE__);
+	expect_password_err("/dev/null", "is not a regular file", __LINE__);
+
+	/* A user needs a password; a password is never taken from the YAML (and never quoted). */
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  user: hotlined\n" USERS,
+	           "t.yaml:4:9: ", "'user' in section 'redis' needs 'password_file'");
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  password: hunter2\n" USERS,
+	           "t.yaml:4:13: ", "'password' in section 'redis' is refused: plaintext passwords are not allowed");
+	char err[512];
+	cfg = parse("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  password: hunter2\n" USERS, err,
+	            sizeof err);
+	CHECK(cfg == NULL && strstr(err, "hunter2") == NULL);
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  user: \"a b\"\n" USERS,
+	           "t.yaml:4:9: ", "'user' in section 'redis' may only contain letters, digits and '_.@-'");
+
+	snprintf(path, sizeof path, "%s/pw", dir);
+	unlink(path);
+	static const char *const names[] = {"empty", "blank", "ctl", "long", "max"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	CHECK(rmdir(dir) == 0);
+}
+
+static void test_auth_throttle_keys(void)
+{
+	struct config *cfg = EXPECT_OK(MIN "limits:\n  max_auth_failures_per_addr: 0\n  auth_failure_window: 86400\n");
+	CHECK(cfg && cfg->limits.max_auth_failures_per_addr == 0 && cfg->limits.auth_failure_window_s == 86400);
+	config_free(cfg);
+	cfg = EXPECT_OK(MIN "limits: {max_auth_failures_per_addr: 1000000, auth_failure_window: 1}\n");
+	CHECK(cfg && cfg->limits.max_auth_failures_per_addr == 1000000 && cfg->limits.auth_failure_window_s == 1);
+	config_free(cfg);
+	EXPECT_ERR(MIN "limits:\n  auth_failure_window: 0\n", "t.yaml:10:24: ",
+	           "'auth_failure_window' in section 'limits' is out of range: must be 1..86400");
+	EXPECT_ERR(MIN "limits:\n  max_auth_failures_per_addr: 1000001\n", "t.yaml:10:31: ",
+	           "'max_auth_failures_per_addr' in section 'limits' is out of range: must be 0..1000000");
+	EXPECT_ERR(MIN "limits:\n  max_auth_failures_per_addr: -1\n", "t.yaml:10:31: ",
+	           "must be a decimal integer in 0..1000000, got '-1'");
+}
+
 static void test_limits_cross(void)
 {
 	EXPECT_ERR(MIN "limits:\n  max_line: 1000\n  max_line_unauth: 2000\n", "t.yaml:11:20: ",
@@ -711,7 +838,7 @@ static void test_user_errors(void)
 	config_free(cfg);
 
 	EXPECT_ERR(NO_USERS "  - name: alice\n    role: boss\n    secret: \"" HASH "\"\n", "t.yaml:7:11: ",
-	           "'role' in users entry #1 must be one of agent, supervisor, admin, got 'boss'");
+	           "'role' in users entry #1 must be one of agent, supervisor, admin, replay, got 'boss'");
 	EXPECT_ERR(NO_USERS "  - {name: a, role: none, secret: \"" HASH "\"}\n",
 	           "t.yaml:6:21: ", "got 'none'");
 	EXPECT_ERR(
@@ -1167,6 +1294,8 @@ int main(int argc, char **argv)
 	test_sentinels();
 	test_wait();
 	test_limits_cross();
+	test_redis_login();
+	test_auth_throttle_keys();
 	test_user_errors();
 	test_many_users();
 	test_api_edges();

@@ -293,6 +293,57 @@ static void test_frame_random(void)
 	CHECK(bad == 0);
 }
 
+/* ---- control characters ------------------------------------------------------------------------------ */
+
+static bool control_at(const char *s, size_t len, size_t want_off, unsigned want_cp)
+{
+	size_t off = 9999;
+	unsigned cp = 9999;
+	bool found = proto_find_control(s, len, &off, &cp);
+
+	if (found && off == want_off && cp == want_cp)
+		return true;
+	fprintf(stderr, "  found=%d offset=%zu U+%04X, want offset %zu U+%04X\n", found, off, cp, want_off, want_cp);
+	return false;
+}
+
+static bool no_control(const char *s, size_t len)
+{
+	size_t off = 9999;
+	unsigned cp = 9999;
+
+	return !proto_find_control(s, len, &off, &cp) && off == 9999 && cp == 9999;
+}
+
+#define CONTROL_AT(lit, off, cp) control_at(S(lit), (off), (cp))
+#define NO_CONTROL(lit)          no_control(S(lit))
+
+static void test_controls(void)
+{
+	CHECK(NO_CONTROL(""));
+	CHECK(NO_CONTROL("PING\t{\"a\":1}"));
+	CHECK(NO_CONTROL("\xe5\xbc\xa0\xe4\xb8\x89 \xc2\xa0\xc3\xa9 ~")); /* NBSP (U+00A0) is not a control */
+	CHECK(NO_CONTROL("\xc3\x9c" "BER \xe5\x90\x8d\xe5\x89\x8d \xf0\x9f\x98\x80")); /* continuation bytes 80..9F */
+	CHECK(NO_CONTROL("\xc4\x80\xe2\x80\x9f"));
+	CHECK(CONTROL_AT("PI\rNG", 2, 0x0d));
+	CHECK(CONTROL_AT("\x1b[2J", 0, 0x1b));
+	CHECK(CONTROL_AT("HELP\x7f", 4, 0x7f));              /* DEL */
+	CHECK(CONTROL_AT("PING \xc2\x9b" "2J", 5, 0x9b));     /* C1 CSI */
+	CHECK(CONTROL_AT("\xc2\x80", 0, 0x80));              /* first C1 */
+	CHECK(CONTROL_AT("a\xc2\x9f", 1, 0x9f));             /* last C1 */
+	CHECK(CONTROL_AT("ok \xc2\xa0 then \x01", 11, 0x01));
+	CHECK(proto_find_control("\0", 1, &(size_t){0}, &(unsigned){0}));
+	/* Every byte value on its own. */
+	for (unsigned b = 0; b < 0x80; b++) {
+		char c = (char)b;
+		size_t off;
+		unsigned cp;
+		bool want = (b < 0x20 && b != '\t') || b == 0x7f;
+
+		CHECK(proto_find_control(&c, 1, &off, &cp) == want);
+	}
+}
+
 /* ---- UTF-8 -------------------------------------------------------------------------------------------- */
 
 static bool utf8_bad_at(const char *s, size_t len, size_t want_off)
@@ -852,6 +903,7 @@ int main(void)
 	test_frame_limits();
 	test_frame_too_long_once();
 	test_frame_random();
+	test_controls();
 	test_utf8_valid();
 	test_utf8_invalid();
 	test_utf8_cross_check();
