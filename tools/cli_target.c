@@ -211,24 +211,13 @@ static int ask_sentinels(const struct cli_target *t, const char *who, struct sen
 	return -1;
 }
 
-redisContext *cli_target_connect(const struct cli_target *t, const char *who)
+/* Connect to t's address, log in, PING, and (with Sentinels) check ROLE. */
+static redisContext *connect_to(const struct cli_target *t, const char *who)
 {
-	struct cli_target master;
 	struct timeval ct = ms_tv(t->connect_ms);
 	redisContext *c;
 	redisReply *r;
 
-	if (t->n_sentinels) {
-		struct sentinel_addr m;
-
-		if (ask_sentinels(t, who, &m) != 0)
-			return NULL;
-		master = *t;
-		snprintf(master.host, sizeof(master.host), "%s", m.host);
-		master.port = m.port;
-		sentinel_addr_format(&m, master.address, sizeof(master.address));
-		t = &master;
-	}
 	c = t->unix_path[0] ? redisConnectUnixWithTimeout(t->unix_path, ct)
 	                    : redisConnectWithTimeout(t->host, (int)t->port, ct);
 	if (c == NULL || c->err) {
@@ -265,5 +254,24 @@ redisContext *cli_target_connect(const struct cli_target *t, const char *who)
 		}
 		freeReplyObject(r);
 	}
+	return c;
+}
+
+redisContext *cli_target_connect(const struct cli_target *t, const char *who)
+{
+	struct cli_target master;
+	struct sentinel_addr m;
+	redisContext *c;
+
+	if (t->n_sentinels == 0)
+		return connect_to(t, who);
+	if (ask_sentinels(t, who, &m) != 0)
+		return NULL;
+	master = *t;
+	snprintf(master.host, sizeof(master.host), "%s", m.host);
+	master.port = m.port;
+	sentinel_addr_format(&m, master.address, sizeof(master.address));
+	c = connect_to(&master, who);
+	sodium_memzero(master.password, sizeof(master.password)); /* the copy on the stack */
 	return c;
 }
