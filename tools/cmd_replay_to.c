@@ -490,6 +490,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: hotline replay --to HOST:PORT [--fast | --speed N] [--from T] [--until T]\n"
 	        "                      [--call ID] [--file FILE | -c CONFIG | --redis ADDR] [--prefix P]\n"
+	        "                      [--redis-user USER --redis-password-file FILE]\n"
 	        "                      [--user USER] [--credentials FILE] [--tls] [--ca FILE]\n"
 	        "                      [--in-flight N] [--max-complaints N] [--json]\n"
 	        "Re-drives the recorded calls and complaints into the hotlined at HOST:PORT, as the\n"
@@ -538,6 +539,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	    {"secret", required_argument, NULL, 'S'},      {"tls", no_argument, NULL, 'T'},
 	    {"ca", required_argument, NULL, 'A'},          {"in-flight", required_argument, NULL, 'w'},
 	    {"max-complaints", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+	    {"redis-user", required_argument, NULL, 'R'}, {"redis-password-file", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 	};
 	unsigned long long v;
@@ -556,6 +558,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case 'c': o->source.config = optarg; break;
 		case 'r': o->source.redis = optarg; break;
 		case 'p': o->source.prefix = optarg; break;
+		case 'R': o->source.redis_user = optarg; break;
+		case 'P': o->source.redis_password_file = optarg; break;
 		case 'U': o->user = optarg; break;
 		case 'C': o->credentials = optarg; break;
 		case 'T': o->tls.enabled = true; break;
