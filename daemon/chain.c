@@ -1,6 +1,8 @@
 #include "chain.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,21 +11,39 @@
 
 /* SHA-256 through OpenSSL when it can, which uses the CPU's SHA
  * instructions (about 4x libsodium's portable code here: the audit hashes
- * every entry of the log); libsodium otherwise.  Same bytes, same hash. */
+ * every entry of the log); libsodium otherwise.  Same bytes, same hash.
+ * The algorithm is fetched once per process (fetching is the slow part);
+ * the context is per call, so no thread leaves anything behind. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void free_sha256(void)
+{
+	EVP_MD_free(sha256_md);
+}
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha256_md)
+		atexit(free_sha256);
+}
+
 static bool hash_openssl(const char *prev_hex, const char *seq_text, size_t seq_len, const char *entry,
                          size_t entry_len, unsigned char digest[32])
 {
-	static _Thread_local EVP_MD *md;
-	static _Thread_local EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx;
 	unsigned int len;
+	bool ok;
 
-	if (md == NULL)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (ctx == NULL)
-		ctx = EVP_MD_CTX_new();
-	return md && ctx && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, prev_hex, strlen(prev_hex)) &&
-	       EVP_DigestUpdate(ctx, seq_text, seq_len) && EVP_DigestUpdate(ctx, entry, entry_len) &&
-	       EVP_DigestFinal_ex(ctx, digest, &len) && len == 32;
+	pthread_once(&sha256_once, fetch_sha256);
+	if (sha256_md == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+		return false;
+	ok = EVP_DigestInit_ex(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, prev_hex, strlen(prev_hex)) &&
+	     EVP_DigestUpdate(ctx, seq_text, seq_len) && EVP_DigestUpdate(ctx, entry, entry_len) &&
+	     EVP_DigestFinal_ex(ctx, digest, &len) && len == 32;
+	EVP_MD_CTX_free(ctx);
+	return ok;
 }
 
 void chain_hash(const char *prev_hex, uint64_t seq, const char *entry, size_t entry_len,

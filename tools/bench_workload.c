@@ -1,5 +1,7 @@
 #include "bench_workload.h"
 
+#include "projection.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +28,6 @@
 #define DUE_AHEAD_S 86400 /* RESP: a complaint's deadline, a day ahead (medium x lead) */
 #define IDEM_TTL_S  "86400"
 #define CONTACTS_TRIM "49"
-#define ENDED_TTL_S "604800"
 
 enum { CHAIN_CALLS, CHAIN_COMPLAINTS };
 
@@ -562,7 +563,7 @@ static unsigned resp_call(struct bench_session *s, struct bench_flow *f, const s
 		       "\",\"call_id\":\"%s\",\"csat\":" CSAT "}",
 		       now->ts, s->user, f->call_id));
 		op(&c, 4, "LTRIM", k_contacts, "0", CONTACTS_TRIM);
-		op(&c, 3, "EXPIRE", k_call, ENDED_TTL_S);
+		op(&c, 3, "PEXPIREAT", k_call, fmt(&c, "%lld", now->ms + PROJECTION_ENDED_CALL_TTL_MS));
 		op(&c, 3, "HDEL", k_open, f->call_id);
 		break;
 	}

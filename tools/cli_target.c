@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "config.h"
 #include "customer.h"
 #include "sentinel_reply.h"
@@ -125,6 +126,16 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		fprintf(stderr, "%s: no %s: using Redis at %s, prefix \"%s\", default phone rules\n", who,
 		        CLI_DEFAULT_CONFIG, t->address, t->prefix);
 	return 0;
+}
+
+int cli_target_setup(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
+                     const char *prefix, const char *user, const char *password_file, bool uses_phone)
+{
+	int rc = cli_target_load(t, who, config, redis_addr, prefix, uses_phone);
+
+	if (rc == 0)
+		rc = cli_target_login(t, who, user, password_file);
+	return rc == 0 ? CLI_OK : rc == -2 ? CLI_USAGE : CLI_FAILED;
 }
 
 int cli_target_login(struct cli_target *t, const char *who, const char *user, const char *password_file)

@@ -49,6 +49,12 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
  * credentials elsewhere in the CLI). */
 int cli_target_login(struct cli_target *t, const char *who, const char *user, const char *password_file);
 
+/* cli_target_load then cli_target_login, for every command that works on
+ * Redis: CLI_OK, CLI_USAGE (bad --redis, --prefix or login options) or
+ * CLI_FAILED (the config does not load), the reason said on stderr. */
+int cli_target_setup(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
+                     const char *prefix, const char *user, const char *password_file, bool uses_phone);
+
 /* Connect (with the configured timeouts), log in when a password is set
  * (AUTH [user] password), and PING.  With Sentinels, ask them in turn for
  * the master first (Sentinels get no AUTH), then log in to the master and

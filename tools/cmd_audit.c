@@ -24,6 +24,7 @@
 
 struct audit_cli {
 	const char *config, *redis, *prefix, *file, *from, *to, *open_age, *fcr_disposition;
+	const char *redis_user, *redis_password_file;
 	unsigned fcr_days;
 	bool json, trimmed;
 };
@@ -33,6 +34,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: hotline audit [--file FILE] [--from T] [--to T] [--open-age DURATION] [--json]\n"
 	             "                     [--trimmed] [--fcr-disposition D] [--fcr-days N]\n"
 	             "                     [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	             "                     [--redis-user USER --redis-password-file FILE]\n"
 	             "Checks the call and complaint log (Redis, or an export file with --file; \"-\" =\n"
 	             "standard input): hash chain and seq, the life of every call and complaint,\n"
 	             "complaint deadlines; and reports the figures over the range.\n"
@@ -64,6 +66,8 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 	    {"config", required_argument, NULL, 'c'},
 	    {"redis", required_argument, NULL, 'r'},
 	    {"prefix", required_argument, NULL, 'p'},
+	    {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'P'},
 	    {"file", required_argument, NULL, 'f'},
 	    {"from", required_argument, NULL, 'F'},
 	    {"to", required_argument, NULL, 'T'},
@@ -92,6 +96,12 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 			break;
 		case 'p':
 			o->prefix = optarg;
+			break;
+		case 'U':
+			o->redis_user = optarg;
+			break;
+		case 'P':
+			o->redis_password_file = optarg;
 			break;
 		case 'f':
 			o->file = optarg;
@@ -229,14 +239,11 @@ int cmd_audit(int argc, char **argv)
 	}
 
 	if (o.file == NULL || o.config) {
-		switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-		case 0:
-			break;
-		case -2:
-			return CLI_USAGE;
-		default:
-			return CLI_FAILED;
-		}
+		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
+		                              o.redis_password_file, false);
+
+		if (status != CLI_OK)
+			return status;
 		ao.reopen_window_h = t.reopen_window_h;
 	}
 	if (o.file) {

@@ -21,6 +21,7 @@
 
 struct export_cli {
 	const char *config, *redis, *prefix, *file, *from, *to, *out;
+	const char *redis_user, *redis_password_file;
 	bool csv;
 	unsigned streams;
 };
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: hotline export [calls|complaints|all] [--from T] [--to T] [--format jsonl|csv]\n"
 	             "                      [-o FILE] [--file FILE] [-c CONFIG] [--redis ADDR] [--prefix P]\n"
+	             "                      [--redis-user USER --redis-password-file FILE]\n"
 	             "Writes the log (Redis, or an export file given with --file) as JSON Lines,\n"
 	             "the export file format `hotline audit --file` reads, or as CSV; to standard\n"
 	             "output, or with -o to FILE, replaced atomically once complete.\n"
@@ -45,6 +47,7 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 	    {"prefix", required_argument, NULL, 'p'}, {"file", required_argument, NULL, 'f'},
 	    {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
 	    {"format", required_argument, NULL, 'm'}, {"output", required_argument, NULL, 'o'},
+	    {"redis-user", required_argument, NULL, 'U'}, {"redis-password-file", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -61,6 +64,12 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 			break;
 		case 'p':
 			o->prefix = optarg;
+			break;
+		case 'U':
+			o->redis_user = optarg;
+			break;
+		case 'P':
+			o->redis_password_file = optarg;
 			break;
 		case 'f':
 			o->file = optarg;
@@ -136,14 +145,11 @@ int cmd_export(int argc, char **argv)
 	if (o.file) {
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
-		switch (cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false)) {
-		case 0:
-			break;
-		case -2:
-			return CLI_USAGE;
-		default:
-			return CLI_FAILED;
-		}
+		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
+		                              o.redis_password_file, false);
+
+		if (status != CLI_OK)
+			return status;
 		rc = cli_target_connect(&t, WHO);
 		if (rc == NULL)
 			return CLI_FAILED;

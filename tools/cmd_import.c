@@ -343,9 +343,9 @@ int cmd_import(int argc, char **argv)
 			        "usage: hotline import customers [FILE] [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_load(&target, WHO, o.config, o.redis, o.prefix, true)) != 0 ||
-	    (rc = cli_target_login(&target, WHO, o.redis_user, o.redis_password_file)) != 0)
-		return rc == -2 ? CLI_USAGE : CLI_FAILED;
+	if ((rc = cli_target_setup(&target, WHO, o.config, o.redis, o.prefix, o.redis_user, o.redis_password_file,
+	                           true)) != CLI_OK)
+		return rc;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);
 	im.target = &target;

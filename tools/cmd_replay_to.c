@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_stop.h"
 #include "cli_credentials.h"
 #include "line_client.h"
 #include "log_source.h"
@@ -53,7 +54,6 @@
 #define MAP_MAX 10000000
 #define MESSAGES_MAX 100      /* per-entry problems printed; the rest are counted */
 
-static volatile sig_atomic_t stop_requested;
 
 struct options {
 	const char *to, *call, *user, *credentials;
@@ -92,30 +92,6 @@ struct run {
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* No SA_RESTART: a signal must wake poll() so Ctrl-C is acted on at once. */
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static void clear_progress(struct run *r)
 {
 	if (r->progress_shown)
@@ -126,7 +102,7 @@ static void clear_progress(struct run *r)
 /* On a terminal: one line, rewritten every second. */
 static void progress(struct run *r)
 {
-	long long now = now_ms();
+	long long now = cli_monotonic_ms();
 
 	if (!r->on_terminal || now - r->last_progress_ms < PROGRESS_MS)
 		return;
@@ -275,12 +251,12 @@ static bool pump(struct run *r, int timeout_ms)
  * after Ctrl-C: the request is already with the daemon). */
 static void await_reply(struct run *r)
 {
-	long long give_up = now_ms() + REPLY_MS;
+	long long give_up = cli_monotonic_ms() + REPLY_MS;
 
 	while (!r->fatal) {
 		if (pump(r, TICK_MS))
 			return;
-		if (now_ms() >= give_up) {
+		if (cli_monotonic_ms() >= give_up) {
 			fail_run(r, "no reply from %s for %d s", lc_address(r->c), REPLY_MS / 1000);
 			return;
 		}
@@ -289,9 +265,9 @@ static void await_reply(struct run *r)
 
 static void drain(struct run *r, int budget_ms)
 {
-	long long give_up = now_ms() + budget_ms;
+	long long give_up = cli_monotonic_ms() + budget_ms;
 
-	while (r->count > 0 && !r->fatal && now_ms() < give_up)
+	while (r->count > 0 && !r->fatal && cli_monotonic_ms() < give_up)
 		pump(r, TICK_MS);
 }
 
@@ -302,7 +278,7 @@ static void push_pending(struct run *r, const struct pending *p)
 {
 	r->ring[(r->head + r->count) % (IN_FLIGHT_MAX + 1)] = *p;
 	r->count++;
-	r->last_send_ms = now_ms();
+	r->last_send_ms = cli_monotonic_ms();
 }
 
 static void send_ping(struct run *r)
@@ -320,9 +296,9 @@ static void send_ping(struct run *r)
 static void wait_until(struct run *r, long long due)
 {
 	for (;;) {
-		long long now = now_ms(), step = due - now;
+		long long now = cli_monotonic_ms(), step = due - now;
 
-		if (step <= 0 || stop_requested || r->fatal)
+		if (step <= 0 || cli_stop_requested || r->fatal)
 			return;
 		if (r->count == 0 && now - r->last_send_ms >= IDLE_PING_MS)
 			send_ping(r);
@@ -423,7 +399,7 @@ static void drive(struct run *r, struct log_source *src)
 	bool started = false;
 	int rc = 0;
 
-	while (!stop_requested && !r->fatal && (rc = log_source_next(src, &rec)) == 1) {
+	while (!cli_stop_requested && !r->fatal && (rc = log_source_next(src, &rec)) == 1) {
 		struct replay_request rq;
 
 		r->n.read++;
@@ -432,13 +408,13 @@ static void drive(struct run *r, struct log_source *src)
 			if (!started) {
 				started = true;
 				first_ms = rec.id_ms;
-				wall0 = now_ms();
+				wall0 = cli_monotonic_ms();
 			}
 			/* The recorded gap since the first entry sent, scaled. */
 			/* (A hand-made file may go back in time: no wait then.) */
 			if (!r->o->fast && rec.id_ms > first_ms)
 				wait_until(r, wall0 + (long long)llround((double)(rec.id_ms - first_ms) / r->o->speed));
-			if (!stop_requested)
+			if (!cli_stop_requested)
 				send_request(r, &rec, &rq);
 		}
 		replay_request_free(&rq);
@@ -446,7 +422,7 @@ static void drive(struct run *r, struct log_source *src)
 	}
 	if (rc < 0)
 		fail_run(r, "reading the log: %s", log_source_error(src));
-	drain(r, stop_requested ? DRAIN_MS : REPLY_MS);
+	drain(r, cli_stop_requested ? DRAIN_MS : REPLY_MS);
 	if (r->count > 0 && !r->fatal)
 		fail_run(r, "%u requests were still unanswered", r->count);
 	clear_progress(r);
@@ -490,6 +466,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: hotline replay --to HOST:PORT [--fast | --speed N] [--from T] [--until T]\n"
 	        "                      [--call ID] [--file FILE | -c CONFIG | --redis ADDR] [--prefix P]\n"
+	        "                      [--redis-user USER --redis-password-file FILE]\n"
 	        "                      [--user USER] [--credentials FILE] [--tls] [--ca FILE]\n"
 	        "                      [--in-flight N] [--max-complaints N] [--json]\n"
 	        "Re-drives the recorded calls and complaints into the hotlined at HOST:PORT, as the\n"
@@ -538,6 +515,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	    {"secret", required_argument, NULL, 'S'},      {"tls", no_argument, NULL, 'T'},
 	    {"ca", required_argument, NULL, 'A'},          {"in-flight", required_argument, NULL, 'w'},
 	    {"max-complaints", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+	    {"redis-user", required_argument, NULL, 'R'}, {"redis-password-file", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 	};
 	unsigned long long v;
@@ -556,6 +534,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case 'c': o->source.config = optarg; break;
 		case 'r': o->source.redis = optarg; break;
 		case 'p': o->source.prefix = optarg; break;
+		case 'R': o->source.redis_user = optarg; break;
+		case 'P': o->source.redis_password_file = optarg; break;
 		case 'U': o->user = optarg; break;
 		case 'C': o->credentials = optarg; break;
 		case 'T': o->tls.enabled = true; break;
@@ -621,7 +601,7 @@ static void report(const struct run *r)
 {
 	struct replay_report_context ctx = {.to = lc_address(r->c), .call = r->o->call,
 	                                    .max_complaints = r->o->max_complaints,
-	                                    .complete = !r->fatal && !stop_requested};
+	                                    .complete = !r->fatal && !cli_stop_requested};
 	struct replay_counts n = r->n;
 
 	n.forgotten = replay_map_evicted(r->map);
@@ -657,8 +637,8 @@ int replay_to(int argc, char **argv)
 	    (status = connect_target(r, &cred)) != CLI_OK)
 		goto out;
 	cli_credentials_wipe(&cred);
-	install_signals();
-	r->last_send_ms = now_ms();
+	cli_stop_on_signals();
+	r->last_send_ms = cli_monotonic_ms();
 	r->on_terminal = !o.json && isatty(STDERR_FILENO);
 	drive(r, src.log);
 	report(r);
@@ -666,7 +646,7 @@ int replay_to(int argc, char **argv)
 		fprintf(stderr, WHO ": stopped: %s; run the same command again to continue (what was logged "
 		                "is answered as a duplicate)\n", r->fatal_why);
 		status = CLI_FAILED;
-	} else if (stop_requested) {
+	} else if (cli_stop_requested) {
 		fprintf(stderr, WHO ": interrupted; run the same command again to continue (what was logged "
 		                "is answered as a duplicate)\n");
 		status = CLI_FAILED;

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_stop.h"
 #include "cli_credentials.h"
 #include "cli_target.h"
 #include "config.h"
@@ -40,7 +41,6 @@
 #define FIELD_CHARS    64
 
 /* The only global: set by SIGINT/SIGTERM, polled by every wait. */
-static volatile sig_atomic_t stop_requested;
 
 enum { CALLS, COMPLAINTS, N_STREAMS };
 static const char *const stream_name[N_STREAMS] = {"calls", "complaints"};
@@ -89,41 +89,17 @@ struct tail_args {
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* No SA_RESTART: a signal must wake poll() so Ctrl-C is acted on at once. */
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Sleep ms unless stopped; true when a stop was requested. */
 static bool nap(unsigned ms)
 {
-	long long end = now_ms() + ms;
+	long long end = cli_monotonic_ms() + ms;
 
-	while (!stop_requested && now_ms() < end) {
+	while (!cli_stop_requested && cli_monotonic_ms() < end) {
 		struct timespec ts = {0, 50 * 1000000L};
 
 		nanosleep(&ts, NULL);
 	}
-	return stop_requested;
+	return cli_stop_requested;
 }
 
 static int stream_index(const char *name)
@@ -448,7 +424,7 @@ static enum outcome on_reply(struct tail *t, const char *line)
  * if no FIN or RST ever arrives. */
 static enum outcome keepalive(struct tail *t)
 {
-	long long now = now_ms();
+	long long now = cli_monotonic_ms();
 
 	if (t->ping_sent_ms && now - t->ping_sent_ms > PING_DEAD_MS && now - t->last_rx_ms > PING_DEAD_MS)
 		return lost(t, SESSION_LOST, "no answer from %s for %d s", lc_address(t->c),
@@ -467,12 +443,12 @@ static enum outcome follow(struct tail *t)
 	size_t len;
 
 	while (o == GO_ON) {
-		int rc = stop_requested ? LC_INTR : lc_read_line(t->c, TICK_MS, &line, &len);
+		int rc = cli_stop_requested ? LC_INTR : lc_read_line(t->c, TICK_MS, &line, &len);
 
-		if (stop_requested)
+		if (cli_stop_requested)
 			return SESSION_STOP;
 		if (rc == LC_OK) {
-			t->last_rx_ms = now_ms();
+			t->last_rx_ms = cli_monotonic_ms();
 			o = strncmp(line, "* ", 2) == 0 ? on_push(t, line, len) : on_reply(t, line);
 		} else if (rc == LC_TIMEOUT || rc == LC_INTR) {
 			o = keepalive(t);
@@ -490,7 +466,7 @@ static enum outcome start(struct tail *t)
 	int rc = lc_auth(t->c, t->cred.user, t->cred.secret, AUTH_MS);
 	enum outcome o = GO_ON;
 
-	if (stop_requested)
+	if (cli_stop_requested)
 		return SESSION_STOP;
 	if (rc == LC_AUTH_FAILED)
 		return lost(t, SESSION_FATAL, "%s at %s", lc_error(t->c), lc_address(t->c));
@@ -498,7 +474,7 @@ static enum outcome start(struct tail *t)
 		return lost(t, SESSION_LOST, "%s", lc_error(t->c));
 	t->p_head = t->p_count = 0;
 	t->ping_sent_ms = 0;
-	t->last_rx_ms = now_ms();
+	t->last_rx_ms = cli_monotonic_ms();
 	t->tailed = false;
 	for (int s = 0; s < N_STREAMS && o == GO_ON; s++)
 		if (t->s[s].wanted)
@@ -510,7 +486,7 @@ static enum outcome start(struct tail *t)
  * moment for the server to close, so it logs a clean goodbye. */
 static void say_goodbye(struct tail *t)
 {
-	long long end = now_ms() + 1000;
+	long long end = cli_monotonic_ms() + 1000;
 	char line[64], *l;
 	size_t len;
 
@@ -521,8 +497,8 @@ static void say_goodbye(struct tail *t)
 	}
 	if (lc_send_line(t->c, "QUIT", 500) != LC_OK)
 		return;
-	while (now_ms() < end) {
-		int rc = lc_read_line(t->c, (int)(end - now_ms()), &l, &len);
+	while (cli_monotonic_ms() < end) {
+		int rc = lc_read_line(t->c, (int)(end - cli_monotonic_ms()), &l, &len);
 
 		if (rc != LC_OK && rc != LC_TOO_LONG && rc != LC_INTR)
 			return;
@@ -538,7 +514,7 @@ static enum outcome session(struct tail *t)
 	t->c = lc_connect(t->daemons.host[t->daemons.current], t->daemons.port[t->daemons.current],
 	                  CONNECT_MS, err, sizeof(err));
 	if (t->c == NULL)
-		return stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
+		return cli_stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
 	if (t->tls.enabled) {
 		int rc = lc_start_tls(t->c, &t->tls, CONNECT_MS);
 
@@ -548,7 +524,7 @@ static enum outcome session(struct tail *t)
 			o = SESSION_LOST;
 			if (rc == LC_TLS_VERIFY)
 				o = SESSION_FATAL;
-			else if (stop_requested)
+			else if (cli_stop_requested)
 				o = SESSION_STOP;
 			o = lost(t, o, "%s", lc_error(t->c));
 			lc_close(t->c);
@@ -592,7 +568,7 @@ static int run(struct tail *t)
 		enum outcome o = session(t);
 		unsigned delay;
 
-		if (stop_requested || o == SESSION_STOP)
+		if (cli_stop_requested || o == SESSION_STOP)
 			return CLI_OK;
 		if (o == SESSION_FATAL) {
 			fprintf(stderr, WHO ": %s\n", t->why);
@@ -901,7 +877,7 @@ int cmd_tail(int argc, char **argv)
 	           (rc = filter_text(t, a.filter)) < 0) {
 		t->color = !t->json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 		srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-		install_signals();
+		cli_stop_on_signals();
 		rc = run(t);
 	}
 	json_decref(a.filter);

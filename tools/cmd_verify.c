@@ -145,18 +145,11 @@ int cmd_verify(int argc, char **argv)
 	if (o.file) {
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
-		int loaded = cli_target_load(&t, WHO, o.config, o.redis, o.prefix, false);
+		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
+		                              o.redis_password_file, false);
 
-		if (loaded == 0)
-			loaded = cli_target_login(&t, WHO, o.redis_user, o.redis_password_file);
-		switch (loaded) {
-		case 0:
-			break;
-		case -2:
-			return CLI_USAGE;
-		default:
-			return CLI_FAILED;
-		}
+		if (status != CLI_OK)
+			return status;
 		rc = cli_target_connect(&t, WHO);
 		if (rc == NULL)
 			return CLI_FAILED;

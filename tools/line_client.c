@@ -5,6 +5,8 @@
  * Over TLS the same holds: OpenSSL works on the non-blocking socket and its
  * WANT_READ / WANT_WRITE become polls for that direction. */
 #include "line_client.h"
+
+#include "cli_stop.h"
 #include "tls_errors.h"
 
 #include <arpa/inet.h>
@@ -44,18 +46,10 @@ struct lc_conn {
 	char err[1200];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* -1 stands for "no deadline" throughout. */
 static long long deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : cli_monotonic_ms() + timeout_ms;
 }
 
 static int remaining_ms(long long deadline)
@@ -64,7 +58,7 @@ static int remaining_ms(long long deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - cli_monotonic_ms();
 	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 

@@ -740,19 +740,12 @@ int replay_rebuild(const struct replay_opts *o)
 	}
 	b->o = o;
 	b->renames.rename = true;
-	int loaded = cli_target_load(&b->target, WHO, o->config, o->redis, o->prefix, false);
+	int status = cli_target_setup(&b->target, WHO, o->config, o->redis, o->prefix, o->redis_user,
+	                              o->redis_password_file, false);
 
-	if (loaded == 0)
-		loaded = cli_target_login(&b->target, WHO, o->redis_user, o->redis_password_file);
-	switch (loaded) {
-	case 0:
-		break;
-	case -2:
+	if (status != CLI_OK) {
 		free(b);
-		return CLI_USAGE;
-	default:
-		free(b);
-		return CLI_FAILED;
+		return status;
 	}
 	if (key_rebuild_stage(b->stage, b->target.prefix) < 0 ||
 	    key_rebuild_lock(b->lock_key, b->target.prefix) < 0) {

@@ -86,14 +86,10 @@ int replay_source_open(struct replay_source *s, const struct replay_source_spec 
 	if (spec->file) {
 		s->log = log_source_open_file(spec->file, &sel, err, sizeof(err));
 	} else {
-		switch (cli_target_load(&t, who, spec->config, spec->redis, spec->prefix, false)) {
-		case 0:
-			break;
-		case -2:
-			return CLI_USAGE;
-		default:
-			return CLI_FAILED;
-		}
+		status = cli_target_setup(&t, who, spec->config, spec->redis, spec->prefix, spec->redis_user,
+		                          spec->redis_password_file, false);
+		if (status != CLI_OK)
+			return status;
 		s->rc = cli_target_connect(&t, who);
 		if (s->rc == NULL)
 			return CLI_FAILED;

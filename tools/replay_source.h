@@ -12,6 +12,7 @@
 struct replay_source_spec {
 	const char *file;                    /* an export file ("-" = stdin), or NULL for Redis */
 	const char *config, *redis, *prefix; /* which Redis (cli_target.h) */
+	const char *redis_user, *redis_password_file; /* NULL = the config's login */
 	const char *from, *until;            /* command-line times (log_time_to_id), or NULL */
 };
 

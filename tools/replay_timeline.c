@@ -329,18 +329,11 @@ int replay_timeline(const struct replay_opts *o)
 	int rc = CLI_FAILED;
 
 	if (!o->file) {
-		int loaded = cli_target_load(&t.target, WHO, o->config, o->redis, o->prefix, false);
+		int status = cli_target_setup(&t.target, WHO, o->config, o->redis, o->prefix, o->redis_user,
+		                              o->redis_password_file, false);
 
-		if (loaded == 0)
-			loaded = cli_target_login(&t.target, WHO, o->redis_user, o->redis_password_file);
-		switch (loaded) {
-		case 0:
-			break;
-		case -2:
-			return CLI_USAGE;
-		default:
-			return CLI_FAILED;
-		}
+		if (status != CLI_OK)
+			return status;
 		t.rc = cli_target_connect(&t.target, WHO);
 		if (t.rc == NULL)
 			return CLI_FAILED;
