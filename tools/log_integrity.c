@@ -304,13 +304,14 @@ void integrity_check_entries_added(struct integrity *g, enum log_stream s, uint6
 {
 	const struct integrity_stream *st = &g->s[s];
 	uint64_t last_seq = st->v.started ? st->v.last_seq : 0;
+	uint64_t least = st->skipped < last_seq ? last_seq - st->skipped : 0;
 	char detail[400];
 
-	/* Seqs missing inside the chain were either skipped by a daemon (the
-	 * entries were lost by Redis in a failover: never added to this
-	 * stream) or removed: only the first keeps the count at last seq minus
-	 * the missing seqs.  The gaps themselves are findings already. */
-	if (st->skipped <= last_seq && entries_added == last_seq - st->skipped)
+	/* Seqs missing inside the chain (reported as gaps already) were either
+	 * deleted, which leaves the count at the last seq, or skipped by a
+	 * daemon because Redis lost those entries in a failover: they were
+	 * never added to this stream, which lowers the count by as many. */
+	if (entries_added >= least && entries_added <= last_seq)
 		return;
 	if (st->skipped == 0)
 		snprintf(detail, sizeof(detail),
@@ -320,9 +321,8 @@ void integrity_check_entries_added(struct integrity *g, enum log_stream s, uint6
 	else
 		snprintf(detail, sizeof(detail),
 		         "Redis counts %" PRIu64 " entries ever added to the stream but its last seq is %" PRIu64
-		         " with %" PRIu64 " seqs missing in gaps, which a failover would leave at %" PRIu64
-		         ": entries were removed (the gaps' entries deleted, a new chain started, or the newest "
-		         "entries deleted) or added outside the chain",
-		         entries_added, last_seq, st->skipped, last_seq - st->skipped);
+		         " (%" PRIu64 " if the %" PRIu64 " seqs missing in gaps were lost in a failover)"
+		         ": entries were removed (a new chain started, or the newest entries deleted) or added outside the chain",
+		         entries_added, last_seq, least, st->skipped);
 	report(g, s, INTEGRITY_ENTRIES_ADDED, st->last_id[0] ? st->last_id : "-", NULL, 0, 0, detail);
 }

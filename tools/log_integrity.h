@@ -104,13 +104,14 @@ const char *integrity_kind_name(enum integrity_kind k);
 
 /* After integrity_finish, for a stream read from Redis 7: entries_added is
  * its XINFO STREAM "entries-added", a count no removal lowers.  For a chain
- * written only by hotlined it equals the last seq (trimmed or not) minus
- * the seqs missing in gaps after the first entry: a daemon skips the seqs
- * of entries Redis lost in a failover (they were never added to this
- * stream; the gap is reported already).  A difference shows what the chain
- * cannot: a stream emptied (XADD MAXLEN 0, which no ACL can refuse) and
- * restarted, its newest entries removed, entries in a gap deleted rather
- * than lost, or entries added outside the chain.  One finding at most. */
+ * written only by hotlined it equals the last seq (trimmed or not), less
+ * up to the number of seqs missing in gaps after the first entry: a daemon
+ * skips the seqs of entries Redis lost in a failover, which were never
+ * added to this stream (deleted ones were; either way the gap is reported
+ * already).  Outside that range it shows what the chain cannot: a stream
+ * emptied (XADD MAXLEN 0, which no ACL can refuse) and restarted, its
+ * newest entries removed, or entries added outside the chain.  One finding
+ * at most. */
 void integrity_check_entries_added(struct integrity *g, enum log_stream s, uint64_t entries_added);
 
 #endif

@@ -303,8 +303,9 @@ static void run_added(struct rec *recs, int n, uint64_t entries_added, struct go
 	integrity_check_entries_added(&in, LOG_CALLS, entries_added);
 }
 
-/* entries-added is the last seq less the seqs skipped in gaps: a failover
- * skips seqs without adding entries, a deletion removes added ones. */
+/* entries-added is the last seq, less up to the seqs missing in gaps: a
+ * failover skips seqs without adding entries, a deletion removes added
+ * ones. */
 static void entries_added(void)
 {
 	struct rec r[10];
@@ -323,12 +324,18 @@ static void entries_added(void)
 	run_added(r, 7, 7, &g);
 	CHECK(g.n == 1);
 	EXPECT(g, 0, INTEGRITY_GAP, "104-0");
-	/* ... deleted after being added is also entries_added */
+	/* ... and so is a deletion (one tampering, one finding) ... */
 	run_added(r, 7, 10, &g);
-	CHECK(g.n == 2);
+	CHECK(g.n == 1);
 	EXPECT(g, 0, INTEGRITY_GAP, "104-0");
+	/* ... but not more added than the last seq, nor fewer than a failover leaves */
+	run_added(r, 7, 11, &g);
+	CHECK(g.n == 2);
 	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "106-0");
-	CHECK(g.n == 2 && strstr(g.f[1].detail, "last seq is 10 with 3 seqs missing in gaps") != NULL);
+	CHECK(g.n == 2 && strstr(g.f[1].detail, "last seq is 10 (7 if the 3 seqs missing in gaps were lost") != NULL);
+	run_added(r, 7, 6, &g);
+	CHECK(g.n == 2);
+	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "106-0");
 	/* A missing start is never a failover's skip: the oldest entries were trimmed. */
 	build(r, 10, LOG_CALLS);
 	run_added(r + 3, 7, 10, &g);
