@@ -209,6 +209,15 @@ static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
 	(void)privdata;
 	if (link == NULL || reply == NULL)
 		return; /* detached, or dropped: on_disconnect tells */
+	if (((const redisReply *)reply)->type == REDIS_REPLY_ERROR) {
+		/* Most likely an ACL without +role (config/redis-acl.md). */
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_error("redis %s: %s refused ROLE to %s: %s; a master is only used once ROLE says so",
+			          link->name, link->address, link->cfg.user[0] ? link->cfg.user : "the default user",
+			          ((const redisReply *)reply)->str);
+		drop(link);
+		return;
+	}
 	if (!sentinel_role_is_master(reply, role, sizeof(role))) {
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
 			log_warn("redis %s: %s is not the master (ROLE: %s); asking the Sentinels again",
