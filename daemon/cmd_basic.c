@@ -7,9 +7,11 @@
 #include "handlers.h"
 #include "durability.h"
 #include "journal.h"
+#include "loss.h"
 #include "spooler.h"
 #include "tail.h"
 #include "redis_link.h"
+#include "sentinel.h"
 #include "server.h"
 
 void cmd_ping(struct request *req, const struct command_args *args)
@@ -47,10 +49,27 @@ void cmd_stats(struct request *req, const struct command_args *args)
 	                              (json_int_t)redis_link_pending(srv->redis), "reconnects",
 	                              (json_int_t)redis_link_reconnects(srv->redis)));
 	json_object_set_new(json_object_get(body, "redis"), "persistence", durability_to_json(srv->durability));
-	json_object_set_new(body, "log",
-	                    json_pack("{s:I,s:I}", "calls_appended",
-	                              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
-	                              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS)));
+	if (srv->sentinel)
+		json_object_set_new(json_object_get(body, "redis"), "sentinel",
+		                    json_pack("{s:s,s:s,s:s,s:I}", "master_name",
+		                              sentinel_master_name(srv->sentinel), "master",
+		                              sentinel_master_text(srv->sentinel), "watching",
+		                              sentinel_watching(srv->sentinel), "switches",
+		                              (json_int_t)sentinel_switches(srv->sentinel)));
+	if (srv->cfg->redis.wait.replicas > 0)
+		json_object_set_new(json_object_get(body, "redis"), "wait",
+		                    json_pack("{s:I,s:I,s:I,s:I}", "replicas",
+		                              (json_int_t)srv->cfg->redis.wait.replicas, "timeout_ms",
+		                              (json_int_t)srv->cfg->redis.wait.timeout_ms, "waits",
+		                              (json_int_t)journal_waits(srv->journal), "short",
+		                              (json_int_t)journal_waits_short(srv->journal)));
+	json_object_set_new(
+	    body, "log",
+	    json_pack("{s:I,s:I,s:I,s:I}", "calls_appended",
+	              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
+	              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS), "calls_lost",
+	              (json_int_t)loss_count(srv->loss, STREAM_CALLS), "complaints_lost",
+	              (json_int_t)loss_count(srv->loss, STREAM_COMPLAINTS)));
 	json_object_set_new(json_object_get(body, "connections"), "tls_handshake_failures",
 	                    json_integer((json_int_t)srv->tls_handshake_failures));
 	json_object_set_new(body, "auth",

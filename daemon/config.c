@@ -135,9 +135,13 @@ struct section {
 static const char *const role_names[] = {"none", "agent", "supervisor", "admin", "replay"};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const redis_durability_names[] = {"relaxed", "strict"};
+/* The log streams, in journal_stream order (journal.h). */
+static const char *const stream_names[] = {"calls", "complaints"};
 
 static bool set_redis_address(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                               size_t whylen);
+static bool set_sentinel(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen);
 static bool set_secret(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                        size_t whylen);
 static bool set_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
@@ -169,12 +173,44 @@ static bool check_lines(struct loader *ld, yaml_node_t *node, const struct confi
 static bool check_sla(struct loader *ld, yaml_node_t *map, const struct config *cfg);
 
 /* clang-format off */
+static const struct opt_list sentinel_list = {
+	offsetof(struct config_redis, n_sentinels),
+	{"sentinels", OPT_CUSTOM, .offset = 0, .size = sizeof(struct config_sentinel), 0, 0, NULL,
+	 "a Sentinel", .aux.set = set_sentinel},
+	NULL,
+};
+
+static const struct opt_list wait_stream_list = {
+	offsetof(struct config_redis_wait, n_streams),
+	{"streams", OPT_ENUM, .offset = 0, .size = sizeof(int), 0, 1, NULL, "a log stream",
+	 .aux.names = stream_names},
+	NULL,
+};
+
+#define WAIT(f) FIELD(struct config_redis_wait, f)
+static const struct opt wait_opts[] = {
+	/* key           type      field              min max     default */
+	{"replicas",     OPT_UINT, WAIT(replicas),    0,  100,    "0",
+		"replicas that must acknowledge an append; 0 = do not WAIT"},
+	{"timeout_ms",   OPT_UINT, WAIT(timeout_ms),  1,  60000,  "100",
+		"milliseconds WAIT may take before the write is answered anyway"},
+	{"streams",      OPT_LIST, WAIT(streams),     1,  2,      "[complaints]",
+		"the log streams whose appends WAIT",                   .aux.list = &wait_stream_list},
+};
+static const struct opt_table wait_table = {TABLE(wait_opts)};
+
 #define REDIS(f) FIELD(struct config_redis, f)
 static const struct opt redis_opts[] = {
 	/* key                  type        field                       min  max     default
 	 *	help                                                    aux */
-	{"address",             OPT_CUSTOM, WHOLE(struct config_redis), 0,   0,      NULL,
+	{"address",             OPT_CUSTOM, WHOLE(struct config_redis), 0,   0,      "",
 		"\"host:port\", \"[v6addr]:port\" or \"unix:/path\"",   .aux.set = set_redis_address},
+	{"sentinels",           OPT_LIST,   REDIS(sentinels),           0,   CONFIG_MAX_SENTINELS, "[]",
+		"\"host:port\" of each Redis Sentinel, instead of 'address'", .aux.list = &sentinel_list},
+	{"master_name",         OPT_STRING, REDIS(master_name),         0,   CONFIG_NAME_MAX, "",
+		"the name the Sentinels monitor the master under",       .aux.chars = "_.-"},
+	{"wait",                OPT_TABLE,  REDIS(wait),                0,   0,      "{}",
+		"WAIT for replicas after appends to some streams",      .aux.table = &wait_table},
 	{"key_prefix",          OPT_STRING, REDIS(key_prefix),          1,   63,     "hotline:",
 		"prefix of every Redis key the daemon touches",         .aux.chars = "_:.-"},
 	{"connect_timeout_ms",  OPT_UINT,   REDIS(connect_timeout_ms),  10,  600000, "2000",
@@ -693,6 +729,12 @@ static bool set_redis_address(const struct opt *o, void *field, const char *s, s
 	struct config_redis *r = field;
 	(void)o;
 
+	if (len == 0) {
+		/* Not set: the default, so that 'sentinels' can stand instead. */
+		r->host[0] = r->unix_path[0] = '\0';
+		r->port = 0;
+		return true;
+	}
 	if (len >= sizeof unix_prefix - 1 && memcmp(s, unix_prefix, sizeof unix_prefix - 1) == 0) {
 		const char *path = s + sizeof unix_prefix - 1;
 		size_t plen = len - (sizeof unix_prefix - 1);
@@ -715,6 +757,15 @@ static bool set_redis_address(const struct opt *o, void *field, const char *s, s
 	}
 	r->unix_path[0] = '\0';
 	return true;
+}
+
+static bool set_sentinel(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                         size_t whylen)
+{
+	struct config_sentinel *sn = field;
+
+	(void)o;
+	return parse_hostport(s, len, sn->host, sizeof sn->host, &sn->port, 1, whybuf, whylen);
 }
 
 /* Never quote the value: if it is refused it is most likely a password. */
@@ -1358,6 +1409,35 @@ static const yaml_node_t *blame(struct loader *ld, yaml_node_t *map, const char 
 static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config *cfg)
 {
 	const struct config_redis *r = &cfg->redis;
+	bool direct = r->host[0] || r->unix_path[0];
+
+	if (direct && r->n_sentinels > 0)
+		return fail(
+		    ld, blame(ld, map, "sentinels", "address"),
+		    "section 'redis' takes 'address' (one Redis) or 'sentinels' (Redis Sentinel), not both");
+	if (!direct && r->n_sentinels == 0)
+		return fail(
+		    ld, map,
+		    "section 'redis' needs 'address' (one Redis) or 'sentinels' and 'master_name' (Redis "
+		    "Sentinel)");
+	if (r->n_sentinels > 0 && !r->master_name[0])
+		return fail(ld, blame(ld, map, "master_name", "sentinels"),
+		            "section 'redis' needs 'master_name' with 'sentinels': the name the Sentinels "
+		            "monitor the master under");
+	if (r->n_sentinels == 0 && r->master_name[0])
+		return fail(ld, blame(ld, map, "master_name", "master_name"),
+		            "'master_name' in section 'redis' is only used with 'sentinels'");
+	if (r->wait.replicas > 0 && r->wait.timeout_ms * 2 > r->command_timeout_ms) {
+		yaml_node_t *w = map_get(ld, map, "wait");
+
+		/* A WAIT holds the link; longer than this, the liveness check drops it. */
+		return fail(ld,
+		            w ? blame(ld, w, "timeout_ms", "timeout_ms")
+		              : blame(ld, map, "command_timeout_ms", "wait"),
+		            "'timeout_ms' (%u) in 'wait' in section 'redis' must be at most half of "
+		            "'command_timeout_ms' (%u)",
+		            r->wait.timeout_ms, r->command_timeout_ms);
+	}
 	if (r->user[0] && !r->password[0])
 		return fail(ld, blame(ld, map, "user", "user"),
 		            "'user' in section 'redis' needs 'password_file' (the file holding its password)");
@@ -1744,6 +1824,16 @@ const struct config_line *config_find_line(const struct config *cfg, const char 
 		if (strcmp(cfg->lines[i].dnis, dnis) == 0)
 			return &cfg->lines[i];
 	return NULL;
+}
+
+bool config_redis_waits_for(const struct config_redis *r, int stream)
+{
+	if (r->wait.replicas == 0)
+		return false;
+	for (size_t i = 0; i < r->wait.n_streams; i++)
+		if (r->wait.streams[i] == stream)
+			return true;
+	return false;
 }
 
 const char *role_name(enum role role)

@@ -21,6 +21,7 @@
 #define CONFIG_MAX_LINES 1024
 #define CONFIG_NAME_MAX 64 /* user names, queue names, codes */
 #define CONFIG_MAX_CODES 32 /* call dispositions, complaint categories */
+#define CONFIG_MAX_SENTINELS 16
 
 enum role {
 	ROLE_NONE = 0, /* not authenticated */
@@ -54,11 +55,31 @@ enum redis_durability {
 	REDIS_DURABILITY_STRICT,  /* refuse CALL/COMPLAINT writes unless Redis is durable */
 };
 
+/* One Redis Sentinel to ask for the master ("host:port"). */
+struct config_sentinel {
+	char host[256];
+	uint16_t port;
+};
+
+/* redis.wait: WAIT for replicas after appends to some streams. */
+struct config_redis_wait {
+	unsigned replicas;   /* default 0 = never WAIT */
+	unsigned timeout_ms; /* default 100; at most half of command_timeout_ms */
+	int streams[2];      /* 0 = calls, 1 = complaints (journal_stream order) */
+	size_t n_streams;    /* default 1: [complaints] */
+};
+
 struct config_redis {
-	/* Exactly one of host/port or unix_path is set. */
+	/* Exactly one of host/port, unix_path or sentinels is set: with
+	 * sentinels the daemon asks them for master_name's address, and
+	 * host/port stay empty. */
 	char host[256];
 	uint16_t port;
 	char unix_path[108];
+	struct config_sentinel sentinels[CONFIG_MAX_SENTINELS];
+	size_t n_sentinels;
+	char master_name[CONFIG_NAME_MAX + 1]; /* required with sentinels */
+	struct config_redis_wait wait;
 	char key_prefix[64];         /* default "hotline:" */
 	unsigned connect_timeout_ms; /* default 2000 */
 	unsigned command_timeout_ms; /* default 5000: a reply later than this drops the link */
@@ -182,6 +203,9 @@ const struct config_user *config_find_user(const struct config *cfg, const char 
 
 /* The line whose DNIS equals the normalised number, or NULL. */
 const struct config_line *config_find_line(const struct config *cfg, const char *dnis);
+
+/* Does redis.wait ask for WAIT after appends to stream (0 calls, 1 complaints)? */
+bool config_redis_waits_for(const struct config_redis *r, int stream);
 
 const char *role_name(enum role role);
 const char *log_level_name(enum log_level level);

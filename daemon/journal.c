@@ -8,6 +8,7 @@
 #include "chain.h"
 #include "journal_script.h"
 #include "log.h"
+#include "loss.h"
 #include "redis_link.h"
 #include "server.h"
 
@@ -20,6 +21,9 @@ struct pending {
 	char seq[24];
 	char prev[CHAIN_HEX_LEN + 1];
 	char hash[CHAIN_HEX_LEN + 1];
+	/* appended, waiting for a WAIT (redis.wait) to be answered */
+	char id[48];
+	long long rank;
 };
 
 struct fifo {
@@ -33,6 +37,8 @@ struct stream_head {
 	uint64_t seq;
 	char hash[CHAIN_HEX_LEN + 1];
 	uint64_t highest_seen; /* never reset: a head below it means entries vanished */
+	char highest_id[48];   /* the stream id of that entry, to look it up */
+	uint64_t floor;        /* after such a loss, the next seq is above this */
 	struct fifo inflight, retry, waiting;
 	unsigned n_inflight;
 	unsigned long long appended;
@@ -43,6 +49,13 @@ struct journal {
 	struct stream_head streams[STREAM_COUNT];
 	char sha[41]; /* of the script once Redis has it; "" = use EVAL */
 	unsigned generation; /* bumped on link up: stale head replies are ignored */
+
+	/* redis.wait: appended entries wait for a WAIT before they are answered */
+	struct fifo wait_next;     /* to be covered by the next WAIT */
+	struct fifo wait_inflight; /* covered by the WAIT in flight */
+	bool waiting;              /* a WAIT is in flight */
+	bool short_logged;         /* "fewer replicas" was logged; "caught up" not yet */
+	unsigned long long waits, waits_short;
 };
 
 struct head_req {
@@ -75,6 +88,7 @@ static void append_free(struct journal_append *a)
 	free(a->reply);
 	free(a->rank_zset);
 	free(a->rank_member);
+	free(a->label);
 	journal_ops_free(&a->ops);
 	free(a);
 }
@@ -152,14 +166,15 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 	size_t argc = 16 + a->ops.n, i = 0; /* EVAL(SHA) script n keys[2..3] argv[10] ops */
 	const char **argv = calloc(argc, sizeof(*argv));
 	char key[300], prev_seq[24], ttl[16];
+	uint64_t seq = (h->seq > h->floor ? h->seq : h->floor) + 1;
 	int rc;
 
 	if (argv == NULL)
 		return false;
 	snprintf(prev_seq, sizeof(prev_seq), "%" PRIu64, h->seq);
 	memcpy(p->prev, h->hash, sizeof(p->prev));
-	snprintf(p->seq, sizeof(p->seq), "%" PRIu64, h->seq + 1);
-	chain_hash(p->prev, h->seq + 1, a->entry, strlen(a->entry), p->hash);
+	snprintf(p->seq, sizeof(p->seq), "%" PRIu64, seq);
+	chain_hash(p->prev, seq, a->entry, strlen(a->entry), p->hash);
 	snprintf(ttl, sizeof(ttl), "%u", a->idem_ttl_s ? a->idem_ttl_s : 1);
 
 	argv[i++] = j->sha[0] ? "EVALSHA" : "EVAL";
@@ -187,14 +202,41 @@ static bool send_append(struct journal *j, enum journal_stream s, struct pending
 	if (rc != 0)
 		return false;
 	/* Optimistic: the next append chains onto this one. */
-	h->seq++;
+	h->seq = seq;
 	memcpy(h->hash, p->hash, sizeof(h->hash));
 	fifo_push(&h->inflight, p);
 	h->n_inflight++;
 	return true;
 }
 
-static void on_head(redisReply *r, void *arg)
+static void head_failed(struct journal *j, struct head_req *req, const redisReply *r)
+{
+	struct stream_head *h = &j->streams[req->s];
+
+	if (r)
+		log_error("journal: cannot read the head of stream %s", stream_names[req->s]);
+	fail_queue(&h->retry, JOURNAL_UNAVAILABLE);
+	fail_queue(&h->waiting, JOURNAL_UNAVAILABLE);
+	free(req);
+}
+
+static void head_known(struct journal *j, struct head_req *req)
+{
+	j->streams[req->s].known = true;
+	pump(j, req->s);
+	free(req);
+}
+
+static void note_highest(struct stream_head *h, uint64_t seq, const char *id)
+{
+	if (seq <= h->highest_seen)
+		return;
+	h->highest_seen = seq;
+	snprintf(h->highest_id, sizeof(h->highest_id), "%s", id);
+}
+
+/* The stream ends below the highest seq seen: is that entry still there? */
+static void on_highest(redisReply *r, void *arg)
 {
 	struct head_req *req = arg;
 	struct journal *j = req->j;
@@ -206,11 +248,47 @@ static void on_head(redisReply *r, void *arg)
 	}
 	h->syncing = false;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			log_error("journal: cannot read the head of stream %s", stream_names[req->s]);
-		fail_queue(&h->retry, JOURNAL_UNAVAILABLE);
-		fail_queue(&h->waiting, JOURNAL_UNAVAILABLE);
+		head_failed(j, req, r);
+		return;
+	}
+	if (r->elements == 0) {
+		/* Gone: Redis lost the newest entries.  The chain cannot show
+		 * that (nothing links to them), and reusing their seq numbers
+		 * would hide it for good: say it here, and number on from the
+		 * highest seq seen, so the audit finds a gap where they were. */
+		log_error("log stream %s went back from seq %" PRIu64 " to %" PRIu64
+		          ": its newest entries were removed or lost by Redis (a failover to a replica that "
+		          "lagged, or a restart without AOF); the chain continues at seq %" PRIu64
+		          ", leaving seq %" PRIu64 "..%" PRIu64 " as a gap for the audit",
+		          stream_names[req->s], h->highest_seen, h->seq, h->highest_seen + 1, h->seq + 1,
+		          h->highest_seen);
+		h->floor = h->highest_seen;
+	} else {
+		/* Still there: an entry was added after it out of order (by hand,
+		 * or tampering); the chain shows that, so follow the stream. */
+		log_warn("log stream %s ends with seq %" PRIu64 " although seq %" PRIu64
+		         " (%s) is in it: an entry was added out of order; hotline verify reports where",
+		         stream_names[req->s], h->seq, h->highest_seen, h->highest_id);
+		h->highest_seen = h->seq;
+	}
+	head_known(j, req);
+}
+
+static void on_head(redisReply *r, void *arg)
+{
+	struct head_req *req = arg;
+	struct journal *j = req->j;
+	struct stream_head *h = &j->streams[req->s];
+	const char *head_id = "0-0";
+	char key[300];
+
+	if (req->generation != j->generation) {
 		free(req);
+		return;
+	}
+	h->syncing = false;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		head_failed(j, req, r);
 		return;
 	}
 	h->seq = 0;
@@ -218,6 +296,7 @@ static void on_head(redisReply *r, void *arg)
 	if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
 		const redisReply *fields = r->element[0]->element[1];
 
+		head_id = r->element[0]->element[0]->str;
 		for (size_t i = 0; i + 1 < fields->elements; i += 2) {
 			const redisReply *k = fields->element[i], *v = fields->element[i + 1];
 
@@ -227,16 +306,19 @@ static void on_head(redisReply *r, void *arg)
 				memcpy(h->hash, v->str, CHAIN_HEX_LEN + 1);
 		}
 	}
-	/* The chain cannot show the loss of its newest entries (nothing links
-	 * to them), so say it here: Redis lost writes or someone removed them. */
-	if (h->seq < h->highest_seen)
-		log_error("log stream %s went back from seq %" PRIu64 " to %" PRIu64
-		          ": its newest entries were removed or lost by Redis (check its persistence); "
-		          "the chain continues from seq %" PRIu64,
-		          stream_names[req->s], h->highest_seen, h->seq, h->seq + 1);
-	h->known = true;
-	free(req);
-	pump(j, (enum journal_stream)(h - j->streams));
+	if (h->seq < h->highest_seen && h->floor < h->highest_seen) {
+		const char *argv[] = {"XRANGE", stream_key(j, req->s, key, sizeof(key)), h->highest_id,
+		                      h->highest_id};
+
+		if (redis_link_command(j->srv->redis, on_highest, req, 4, argv, NULL) != 0) {
+			head_failed(j, req, NULL);
+			return;
+		}
+		h->syncing = true;
+		return;
+	}
+	note_highest(h, h->seq, head_id);
+	head_known(j, req);
 }
 
 static void request_head(struct journal *j, enum journal_stream s)
@@ -302,6 +384,87 @@ static enum journal_stream stream_of(struct journal *j, struct pending *p)
 	return STREAM_COUNT;
 }
 
+/* ---- redis.wait ---- */
+
+static void send_wait(struct journal *j);
+
+static void finish_waited(struct fifo *f, const redisReply *r)
+{
+	struct journal_result res = {.outcome = JOURNAL_UNAVAILABLE};
+	struct pending *p;
+
+	/* WAIT lost with the link: the entries are in the master, but whether
+	 * a replica has them is unknown, so the client retries with its
+	 * request_id (answered from the log, not written twice). */
+	if (r && r->type == REDIS_REPLY_INTEGER) {
+		res.outcome = JOURNAL_APPENDED;
+		res.waited = true;
+		res.replicas = r->integer;
+	} else if (r) {
+		log_error("journal: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+		          r->type == REDIS_REPLY_ERROR ? r->str : "");
+		res.outcome = JOURNAL_FAILED;
+	}
+	while ((p = fifo_pop(f)) != NULL) {
+		res.id = p->id;
+		res.rank = p->rank;
+		finish(p, &res);
+	}
+}
+
+static void on_wait(redisReply *r, void *arg)
+{
+	struct journal *j = arg;
+	const struct config_redis_wait *w = &j->srv->cfg->redis.wait;
+
+	j->waiting = false;
+	if (r && r->type == REDIS_REPLY_INTEGER) {
+		if (r->integer < (long long)w->replicas) {
+			j->waits_short++;
+			if (!j->short_logged)
+				log_warn(
+				    "journal: WAIT: %lld of %u replicas acknowledged within %u ms; answering "
+				    "anyway (the entries are in the master only)",
+				    r->integer, w->replicas, w->timeout_ms);
+			j->short_logged = true;
+		} else if (j->short_logged) {
+			log_info("journal: WAIT: %lld replicas acknowledge again", r->integer);
+			j->short_logged = false;
+		}
+	}
+	finish_waited(&j->wait_inflight, r);
+	if (j->wait_next.head)
+		send_wait(j);
+}
+
+static void send_wait(struct journal *j)
+{
+	const struct config_redis_wait *w = &j->srv->cfg->redis.wait;
+	char n[16], ms[16];
+	const char *argv[] = {"WAIT", n, ms};
+
+	if (j->waiting)
+		return;
+	snprintf(n, sizeof(n), "%u", w->replicas);
+	snprintf(ms, sizeof(ms), "%u", w->timeout_ms);
+	fifo_prepend(&j->wait_inflight, &j->wait_next);
+	if (redis_link_command(j->srv->redis, on_wait, j, 3, argv, NULL) != 0) {
+		finish_waited(&j->wait_inflight, NULL);
+		return;
+	}
+	j->waits++;
+	j->waiting = true;
+}
+
+/* Hold p's answer until a WAIT covering it returns. */
+static void wait_for_replicas(struct journal *j, struct pending *p, const char *id, long long rank)
+{
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->rank = rank;
+	fifo_push(&j->wait_next, p);
+	send_wait(j);
+}
+
 static void on_append_reply(redisReply *r, void *arg)
 {
 	struct pending *p = arg;
@@ -331,8 +494,17 @@ static void on_append_reply(redisReply *r, void *arg)
 			pump(j, s);
 			return;
 		}
-		log_error("journal: Redis refused an append to %s: %.*s", stream_names[s], (int)r->len, r->str);
 		h->resync = true;
+		if (strncmp(r->str, "NOREPLICAS", 10) == 0) {
+			/* min-replicas-to-write: nothing was written (the XADD is the
+			 * script's first write); the client retries later. */
+			log_warn("journal: Redis refused an append to %s: %.*s", stream_names[s], (int)r->len,
+			         r->str);
+			res.outcome = JOURNAL_UNAVAILABLE;
+		} else {
+			log_error("journal: Redis refused an append to %s: %.*s", stream_names[s],
+			          (int)r->len, r->str);
+		}
 	} else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && is_str(r->element[0], "head")) {
 		fifo_push(&h->retry, p);
 		h->resync = true;
@@ -343,8 +515,13 @@ static void on_append_reply(redisReply *r, void *arg)
 		res.id = r->element[1]->str;
 		res.rank = r->element[2]->integer;
 		h->appended++;
-		if (h->highest_seen < strtoull(p->seq, NULL, 10))
-			h->highest_seen = strtoull(p->seq, NULL, 10);
+		note_highest(h, strtoull(p->seq, NULL, 10), res.id);
+		loss_note(j->srv->loss, s, p->seq, res.id, p->hash, p->a->label);
+		if (config_redis_waits_for(&j->srv->cfg->redis, (int)s)) {
+			wait_for_replicas(j, p, res.id, res.rank);
+			pump(j, s);
+			return;
+		}
 	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 && is_str(r->element[0], "dup")) {
 		res.outcome = JOURNAL_DUPLICATE;
 		res.id = r->element[1]->str;
@@ -382,6 +559,8 @@ void journal_free(struct journal *j)
 		fail_queue(&j->streams[s].retry, JOURNAL_UNAVAILABLE);
 		fail_queue(&j->streams[s].waiting, JOURNAL_UNAVAILABLE);
 	}
+	fail_queue(&j->wait_inflight, JOURNAL_UNAVAILABLE);
+	fail_queue(&j->wait_next, JOURNAL_UNAVAILABLE);
 	free(j);
 }
 
@@ -448,4 +627,14 @@ void journal_submit(struct journal *j, struct journal_append *a, journal_done_fn
 unsigned long long journal_appended(const struct journal *j, enum journal_stream s)
 {
 	return j->streams[s].appended;
+}
+
+unsigned long long journal_waits(const struct journal *j)
+{
+	return j->waits;
+}
+
+unsigned long long journal_waits_short(const struct journal *j)
+{
+	return j->waits_short;
 }

@@ -14,6 +14,17 @@
  * When the head turns out stale (another daemon wrote, Redis restarted),
  * the stream resyncs: it waits for its in-flight appends, adopts the real
  * head and resends what failed, in the original order.
+ *
+ * A head below the highest seq this daemon has seen, that entry being gone,
+ * means Redis lost the newest entries (a failover to a replica that lagged,
+ * a restart without AOF).  The chain then continues after the highest seq
+ * seen, so the loss stays visible to the audit as a gap in seq
+ * (proto/HA.md), and each lost entry this daemon had acknowledged is named
+ * in its log (loss.h).
+ *
+ * With redis.wait, an append to a listed stream is answered only after a
+ * WAIT for the replicas returns; appends that completed while a WAIT was
+ * out share the next one, so at most one WAIT is in flight.
  */
 #ifndef HOTLINE_JOURNAL_H
 #define HOTLINE_JOURNAL_H
@@ -46,6 +57,8 @@ struct journal_result {
 	const char *reply;  /* JOURNAL_DUPLICATE: the original reply body (JSON) */
 	long long rank;     /* 1-based rank of rank_member in rank_zset, or 0 */
 	redisReply *state;  /* JOURNAL_STALE_STATE: field/value array */
+	bool waited;        /* JOURNAL_APPENDED after a WAIT (redis.wait) */
+	long long replicas; /* ... which this many replicas acknowledged */
 };
 
 typedef void journal_done_fn(const struct journal_result *res, void *arg);
@@ -59,6 +72,7 @@ struct journal_append {
 	char *entry;       /* the event as JSON text */
 	char *reply;       /* reply body to remember for retries (JSON text) */
 	char *rank_zset, *rank_member; /* optional: report this member's rank */
+	char *label;       /* optional: what the entry is, by ids only, for loss reports */
 	struct journal_ops ops;
 };
 
@@ -74,5 +88,8 @@ void journal_submit(struct journal *j, struct journal_append *a, journal_done_fn
 
 /* Entries appended since start, per stream (for STATS / metrics). */
 unsigned long long journal_appended(const struct journal *j, enum journal_stream s);
+/* WAITs sent, and those that returned fewer replicas than redis.wait.replicas. */
+unsigned long long journal_waits(const struct journal *j);
+unsigned long long journal_waits_short(const struct journal *j);
 
 #endif

@@ -488,6 +488,20 @@ oom:
 
 static void on_appended(const struct journal_result *res, void *arg);
 
+/* What the entry is, by ids only (it goes into log lines), should Redis
+ * lose it: "CALL answer call:pbx-1 by agent1 request_id r-1". */
+static char *loss_label(const struct logwrite *w)
+{
+	const char *prefix = w->srv->cfg->redis.key_prefix, *key = w->state_key;
+	char buf[600];
+
+	if (strncmp(key, prefix, strlen(prefix)) == 0)
+		key += strlen(prefix);
+	snprintf(buf, sizeof(buf), "%s %s %s by %s%s%s", w->verb ? w->verb : "?", w->sub, key, w->user,
+	         w->request_id[0] ? " request_id " : "", w->request_id);
+	return strdup(buf);
+}
+
 static void append_rejected(struct logwrite *w, const char *code, const char *message)
 {
 	struct journal_append *a = calloc(1, sizeof(*a));
@@ -522,6 +536,7 @@ static void append_rejected(struct logwrite *w, const char *code, const char *me
 	a->idem_ttl_s = w->srv->cfg->log_rules.idempotency_ttl_h * 3600u;
 	a->entry = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	a->reply = strdup("{\"rejected\":true}");
+	a->label = loss_label(w);
 	json_decref(entry);
 	/* No state change: the record stays as the rules left it. */
 	free(w->reply_text);
@@ -541,6 +556,8 @@ static void on_appended(const struct journal_result *res, void *arg)
 			logwrite_reply_err(w, ERR_INTERNAL, "out of memory building the reply");
 			return;
 		}
+		if (res->waited)
+			json_object_set_new(body, "replicas", json_integer(res->replicas));
 		break;
 	case JOURNAL_DUPLICATE:
 		answer_original(w, res->id, res->reply, strlen(res->reply), res->rank);
@@ -581,5 +598,6 @@ void logwrite_submit(struct logwrite *w, struct journal_append *a)
 	/* Keep the reply body to answer with once the append succeeds. */
 	free(w->reply_text);
 	w->reply_text = strdup(a->reply);
+	a->label = loss_label(w);
 	journal_submit(w->srv->journal, a, on_appended, w);
 }

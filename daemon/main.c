@@ -45,16 +45,20 @@ static int check_config(const char *path)
 
 static void banner(const struct config *cfg)
 {
-	char where[1024] = "";
+	char where[1024] = "", redis[400];
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->n_listen && n < sizeof(where); i++)
 		n += (size_t)snprintf(where + n, sizeof(where) - n, "%s%s:%u", i ? ", " : "", cfg->listen[i].host,
 		                      cfg->listen[i].port);
-	log_info("hotlined %s starting: config %s, listen %s, redis %s%s (prefix %s), %zu users", HOTLINE_VERSION,
-	         cfg->path, where, cfg->redis.unix_path[0] ? "unix:" : "",
-	         cfg->redis.unix_path[0] ? cfg->redis.unix_path : cfg->redis.host, cfg->redis.key_prefix,
-	         cfg->n_users);
+	if (cfg->redis.n_sentinels)
+		snprintf(redis, sizeof(redis), "master '%s' from %zu Sentinel(s)", cfg->redis.master_name,
+		         cfg->redis.n_sentinels);
+	else
+		snprintf(redis, sizeof(redis), "%s%s", cfg->redis.unix_path[0] ? "unix:" : "",
+		         cfg->redis.unix_path[0] ? cfg->redis.unix_path : cfg->redis.host);
+	log_info("hotlined %s starting: config %s, listen %s, redis %s (prefix %s), %zu users",
+	         HOTLINE_VERSION, cfg->path, where, redis, cfg->redis.key_prefix, cfg->n_users);
 }
 
 int main(int argc, char **argv)

@@ -17,8 +17,10 @@
 #include "conn.h"
 #include "journal.h"
 #include "log.h"
+#include "loss.h"
 #include "netaddr.h"
 #include "redis_link.h"
+#include "sentinel.h"
 #include "server.h"
 #include "spooler.h"
 #include "stats.h"
@@ -165,6 +167,15 @@ static void render_redis(const struct server *srv, struct evbuffer *b)
 		if (links[i])
 			histogram(b, "hotline_redis_roundtrip_seconds", "link", names[i],
 			          redis_link_latency(links[i]));
+	family(b, "hotline_redis_master_switches_total", "counter",
+	       "+switch-master events for our master seen from Redis Sentinel (0 without Sentinel).");
+	sample_u64(b, "hotline_redis_master_switches_total", NULL, NULL,
+	           srv->sentinel ? sentinel_switches(srv->sentinel) : 0);
+	family(b, "hotline_redis_waits_total", "counter", "WAITs sent for redis.wait.");
+	sample_u64(b, "hotline_redis_waits_total", NULL, NULL, journal_waits(srv->journal));
+	family(b, "hotline_redis_waits_short_total", "counter",
+	       "WAITs that returned fewer replicas than redis.wait.replicas.");
+	sample_u64(b, "hotline_redis_waits_short_total", NULL, NULL, journal_waits_short(srv->journal));
 }
 
 static void render_tails(const struct server *srv, struct evbuffer *b)
@@ -239,6 +250,12 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 		sample_u64(b, "hotline_log_entries_appended_total", "stream",
 		           journal_stream_name((enum journal_stream)s),
 		           journal_appended(srv->journal, (enum journal_stream)s));
+	family(b, "hotline_log_entries_lost_total", "counter",
+	       "Entries this daemon acknowledged that Redis no longer had when the link came back.");
+	for (int s = 0; s < STREAM_COUNT; s++)
+		sample_u64(b, "hotline_log_entries_lost_total", "stream",
+		           journal_stream_name((enum journal_stream)s),
+		           loss_count(srv->loss, (enum journal_stream)s));
 }
 
 /* ---- HTTP ---- */

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "sentinel.h"
 
 struct redis_link {
 	struct event_base *base;
@@ -21,7 +22,13 @@ struct redis_link {
 	redisAsyncContext *ac;
 	enum redis_link_state state;
 	bool freeing;
-	bool logging_in; /* connected, AUTH sent, not yet answered */
+	bool logging_in;  /* connected, AUTH sent, not yet answered */
+	bool asking_role; /* (Sentinel) logged in, ROLE sent, not yet answered */
+
+	/* With Redis Sentinel: the address comes from the Sentinels, and a
+	 * connection is UP only once ROLE says master. */
+	struct sentinel *sentinel;
+	struct sentinel_query *query;
 
 	struct event *retry_timer;   /* reconnect after backoff */
 	struct event *connect_timer; /* connect attempt took too long */
@@ -81,24 +88,67 @@ static void schedule_reconnect(struct redis_link *link)
 	event_add(link->retry_timer, &tv);
 }
 
+static void on_role(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Give up this connection (a timeout, a replica, a moved master) and try
+ * again after the backoff.  Its callbacks find ac->data NULL and stay out;
+ * commands still pending get their NULL reply.  Safe inside one of the
+ * context's own reply callbacks: hiredis then defers the free. */
+static void drop(struct redis_link *link)
+{
+	redisAsyncContext *ac = link->ac;
+
+	event_del(link->connect_timer);
+	link->ac = NULL;
+	link->logging_in = link->asking_role = false;
+	if (ac) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	set_state(link, REDIS_LINK_DOWN);
+	schedule_reconnect(link);
+}
+
 static void link_ready(struct redis_link *link)
 {
 	event_del(link->connect_timer);
-	link->logging_in = false;
+	link->logging_in = link->asking_role = false;
 	link->failed_attempts = 0;
 	link->backoff_ms = link->cfg.reconnect_min_ms;
 	set_state(link, REDIS_LINK_UP);
+}
+
+/* Logged in (or no login configured).  With Sentinels the connection must
+ * first show it reached the master: the Sentinels' answer may be stale.
+ * ROLE runs as the configured user, so the ACL must allow it. */
+static void logged_in(struct redis_link *link)
+{
+	struct timeval tv = ms_to_tv(link->cfg.command_timeout_ms);
+
+	link->logging_in = false;
+	if (link->sentinel == NULL) {
+		link_ready(link);
+		return;
+	}
+	/* Not drop() on failure: this may run inside hiredis's connect
+	 * callback, where the context must not be freed; the timer drops it. */
+	if (redisAsyncCommand(link->ac, on_role, NULL, "ROLE") != REDIS_OK)
+		log_warn("redis %s: cannot ask %s for its ROLE", link->name, link->address);
+	link->asking_role = true;
+	event_del(link->connect_timer);
+	event_add(link->connect_timer, &tv); /* its timeout drops the connection */
 }
 
 /* The link is up only once Redis accepted the login: every command the
  * daemon sends then runs with the configured user's ACL. */
 static void on_auth(redisAsyncContext *ac, void *r, void *privdata)
 {
-	struct redis_link *link = privdata;
+	struct redis_link *link = ac->data;
 	const redisReply *reply = r;
 
-	if (reply == NULL)
-		return; /* the connection went first: on_disconnect reconnects */
+	(void)privdata;
+	if (link == NULL || reply == NULL)
+		return; /* dropped, or the connection went first: on_disconnect reconnects */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* The same refusal on every retry is said once (until a success). */
 		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
@@ -109,7 +159,7 @@ static void on_auth(redisAsyncContext *ac, void *r, void *privdata)
 		redisAsyncDisconnect(ac);
 		return;
 	}
-	link_ready(link);
+	logged_in(link);
 }
 
 static int send_auth(struct redis_link *link, redisAsyncContext *ac)
@@ -119,8 +169,8 @@ static int send_auth(struct redis_link *link, redisAsyncContext *ac)
 
 	link->logging_in = true;
 	if (link->cfg.user[0])
-		return redisAsyncCommandArgv(ac, on_auth, link, 3, argv, argvlen);
-	return redisAsyncCommandArgv(ac, on_auth, link, 2, (const char *[]){"AUTH", link->cfg.password},
+		return redisAsyncCommandArgv(ac, on_auth, NULL, 3, argv, argvlen);
+	return redisAsyncCommandArgv(ac, on_auth, NULL, 2, (const char *[]){"AUTH", link->cfg.password},
 	                             (size_t[]){4, argvlen[2]});
 }
 
@@ -128,6 +178,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
 
+	if (link == NULL)
+		return;
 	if (status != REDIS_OK) {
 		event_del(link->connect_timer);
 		/* hiredis frees the context after this callback returns. */
@@ -139,7 +191,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	if (!link->cfg.password[0]) {
-		link_ready(link);
+		logged_in(link);
 		return;
 	}
 	/* The connect timer keeps running: it bounds the login too. */
@@ -149,13 +201,43 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	}
 }
 
+static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_link *link = ac->data;
+	char role[64];
+
+	(void)privdata;
+	if (link == NULL || reply == NULL)
+		return; /* detached, or dropped: on_disconnect tells */
+	if (((const redisReply *)reply)->type == REDIS_REPLY_ERROR) {
+		/* Most likely an ACL without +role (config/redis-acl.md). */
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_error("redis %s: %s refused ROLE to %s: %s; a master is only used once ROLE says so",
+			          link->name, link->address, link->cfg.user[0] ? link->cfg.user : "the default user",
+			          ((const redisReply *)reply)->str);
+		drop(link);
+		return;
+	}
+	if (!sentinel_role_is_master(reply, role, sizeof(role))) {
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_warn("redis %s: %s is not the master (ROLE: %s); asking the Sentinels again",
+			         link->name, link->address, role);
+		drop(link);
+		return;
+	}
+	link_ready(link);
+}
+
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct redis_link *link = ac->data;
-	bool was_logging_in = link->logging_in;
+	bool was_logging_in;
 
+	if (link == NULL)
+		return; /* dropped: drop() already rescheduled */
+	was_logging_in = link->logging_in;
 	link->ac = NULL;
-	link->logging_in = false;
+	link->logging_in = link->asking_role = false;
 	event_del(link->connect_timer);
 	if (link->freeing)
 		return;
@@ -189,28 +271,74 @@ static void set_state(struct redis_link *link, enum redis_link_state state)
 static void connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct redis_link *link = arg;
-	redisAsyncContext *ac = link->ac;
 
-	if (ac == NULL)
+	if (link->ac == NULL)
 		return;
-	if (link->logging_in) {
+	if (link->logging_in)
 		log_warn("redis %s: %s did not answer AUTH within %u ms", link->name, link->address,
 		         link->cfg.connect_timeout_ms);
-		/* Connected: the free fails on_auth (NULL) and calls on_disconnect,
-		 * which reconnects without a second message. */
-		redisAsyncFree(ac);
+	else if (link->asking_role)
+		log_warn("redis %s: %s did not answer ROLE within %u ms", link->name, link->address,
+		         link->cfg.command_timeout_ms);
+	else
+		log_warn("redis %s: connect to %s timed out after %u ms", link->name, link->address,
+		         link->cfg.connect_timeout_ms);
+	/* Connected or not, drop() detaches first: no callback reports it again. */
+	drop(link);
+}
+
+static void set_address(struct redis_link *link)
+{
+	if (link->cfg.unix_path[0])
+		snprintf(link->address, sizeof(link->address), "unix:%s", link->cfg.unix_path);
+	else if (strchr(link->cfg.host, ':'))
+		snprintf(link->address, sizeof(link->address), "[%s]:%u", link->cfg.host, link->cfg.port);
+	else if (link->cfg.host[0])
+		snprintf(link->address, sizeof(link->address), "%s:%u", link->cfg.host, link->cfg.port);
+	else
+		snprintf(link->address, sizeof(link->address), "master '%s' (Sentinel)",
+		         link->cfg.master_name);
+}
+
+static void connect_to_address(struct redis_link *link);
+
+static void on_master(const struct sentinel_addr *m, const char *err, void *arg)
+{
+	struct redis_link *link = arg;
+
+	link->query = NULL;
+	if (m == NULL) {
+		if (link->failed_attempts++ == 0 || log_enabled(LOG_LEVEL_DEBUG))
+			log_warn("redis %s: no Sentinel named master '%s': %s", link->name,
+			         link->cfg.master_name, err);
+		set_state(link, REDIS_LINK_DOWN);
+		schedule_reconnect(link);
 		return;
 	}
-	log_warn("redis %s: connect to %s timed out after %u ms", link->name, link->address,
-	         link->cfg.connect_timeout_ms);
-	/* Not yet connected: hiredis 0.14 calls neither callback on this free. */
-	link->ac = NULL;
-	redisAsyncFree(ac);
-	set_state(link, REDIS_LINK_DOWN);
-	schedule_reconnect(link);
+	snprintf(link->cfg.host, sizeof(link->cfg.host), "%s", m->host);
+	link->cfg.port = m->port;
+	set_address(link);
+	connect_to_address(link);
 }
 
 static void connect_now(struct redis_link *link)
+{
+	if (link->sentinel == NULL) {
+		connect_to_address(link);
+		return;
+	}
+	if (link->query)
+		return;
+	set_state(link, REDIS_LINK_CONNECTING);
+	link->query = sentinel_ask(link->sentinel, on_master, link);
+	if (link->query == NULL) {
+		log_error("redis %s: out of memory asking the Sentinels", link->name);
+		set_state(link, REDIS_LINK_DOWN);
+		schedule_reconnect(link);
+	}
+}
+
+static void connect_to_address(struct redis_link *link)
 {
 	redisAsyncContext *ac;
 	struct timeval tv;
@@ -277,12 +405,7 @@ struct redis_link *redis_link_new(struct event_base *base, const struct config_r
 	link->base = base;
 	link->cfg = *cfg;
 	snprintf(link->name, sizeof(link->name), "%s", name);
-	if (cfg->unix_path[0])
-		snprintf(link->address, sizeof(link->address), "unix:%s", cfg->unix_path);
-	else if (strchr(cfg->host, ':'))
-		snprintf(link->address, sizeof(link->address), "[%s]:%u", cfg->host, cfg->port);
-	else
-		snprintf(link->address, sizeof(link->address), "%s:%u", cfg->host, cfg->port);
+	set_address(link);
 	link->state = REDIS_LINK_DOWN;
 	link->backoff_ms = cfg->reconnect_min_ms;
 	link->retry_timer = evtimer_new(base, retry_cb, link);
@@ -304,9 +427,43 @@ void redis_link_set_state_callback(struct redis_link *link, redis_link_state_fn 
 	link->state_arg = arg;
 }
 
+/* The Sentinels say our master moved: a connection elsewhere (the old
+ * master may live on as a replica) is left at once for the new one. */
+static void on_master_moved(const struct sentinel_addr *m, void *arg)
+{
+	struct redis_link *link = arg;
+	bool here = link->cfg.port == m->port && strcmp(link->cfg.host, m->host) == 0;
+
+	if (link->query || link->freeing)
+		return; /* asking right now: the answer will be the new master */
+	link->backoff_ms = link->cfg.reconnect_min_ms;
+	if (link->ac == NULL) {
+		event_del(link->retry_timer);
+		connect_now(link);
+		return;
+	}
+	if (here)
+		return;
+	log_warn("redis %s: leaving %s: the master moved", link->name, link->address);
+	drop(link);
+}
+
+int redis_link_use_sentinel(struct redis_link *link, struct sentinel *s)
+{
+	if (sentinel_follow(s, on_master_moved, link) != 0)
+		return -1;
+	link->sentinel = s;
+	return 0;
+}
+
 void redis_link_start(struct redis_link *link)
 {
 	connect_now(link);
+}
+
+static bool is_readonly(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0;
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -318,7 +475,17 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	link->last_progress_ms = now_ms();
 	if (r != NULL)
 		latency_observe(&link->latency, (double)(stats_now_ns() - cmd->sent_ns) / 1e9);
-	cmd->fn(r, cmd->arg);
+	/* A replica refused the write: the master moved under us (a failover
+	 * we have not heard of yet).  Nothing was written, so the caller gets
+	 * what a lost link gives, and the link goes to find the master. */
+	if (is_readonly(r) && link->ac == ac) {
+		log_warn("redis %s: %s is a read-only replica now; reconnecting", link->name, link->address);
+		cmd->fn(NULL, cmd->arg);
+		free(cmd);
+		drop(link);
+		return;
+	}
+	cmd->fn(is_readonly(r) ? NULL : r, cmd->arg);
 	free(cmd);
 }
 
@@ -388,6 +555,9 @@ void redis_link_free(struct redis_link *link)
 	if (link == NULL)
 		return;
 	link->freeing = true;
+	if (link->sentinel)
+		sentinel_unfollow(link->sentinel, link);
+	sentinel_query_cancel(link->query);
 	if (link->ac) {
 		redisAsyncContext *ac = link->ac;
 

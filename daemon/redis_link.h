@@ -17,6 +17,9 @@
  * liveness check: if commands are outstanding and nothing at all has come
  * back for command_timeout_ms, Redis is presumed unreachable (e.g. packets
  * dropped) and the link is torn down, which fails every pending callback.
+ *
+ * A READONLY error means the server is (now) a replica: the command's
+ * callback gets NULL, as for a lost link, and the link reconnects.
  */
 #ifndef HOTLINE_REDIS_LINK_H
 #define HOTLINE_REDIS_LINK_H
@@ -44,8 +47,13 @@ typedef void redis_reply_fn(redisReply *reply, void *arg);
 typedef void redis_link_state_fn(enum redis_link_state state, void *arg);
 
 struct redis_link;
+struct sentinel;
 
 struct redis_link *redis_link_new(struct event_base *base, const struct config_redis *cfg, const char *name);
+/* Find the master through the Sentinels (before redis_link_start): on each
+ * (re)connect, ask them, connect, and go UP only once ROLE says master;
+ * follow the master when it moves.  -1 when s has no room for a follower. */
+__attribute__((warn_unused_result)) int redis_link_use_sentinel(struct redis_link *link, struct sentinel *s);
 void redis_link_set_state_callback(struct redis_link *link, redis_link_state_fn *fn, void *arg);
 
 /* Begin connecting (and keep reconnecting until redis_link_free). */

@@ -15,11 +15,13 @@
 #include "keys.h"
 #include "listener.h"
 #include "log.h"
+#include "loss.h"
 #include "metrics.h"
 #include "notify.h"
 #include "pwhash_pool.h"
 #include "redis_link.h"
 #include "secret_hash.h"
+#include "sentinel.h"
 #include "sla.h"
 #include "spooler.h"
 #include "tail.h"
@@ -239,6 +241,7 @@ static void on_redis_state(enum redis_link_state state, void *arg)
 	if (state == REDIS_LINK_UP) {
 		name_redis_link(srv);
 		durability_link_up(srv->durability);
+		loss_check(srv->loss);
 		journal_link_up(srv->journal);
 		spooler_link_up(srv->spooler);
 	}
@@ -330,13 +333,25 @@ struct server *server_new(struct config *cfg)
 		log_error("out of memory for the failed-login table");
 		goto fail;
 	}
+	if (cfg->redis.n_sentinels > 0) {
+		srv->sentinel = sentinel_new(srv->base, &cfg->redis);
+		if (srv->sentinel == NULL) {
+			log_error("cannot set up Redis Sentinel");
+			goto fail;
+		}
+	}
 	srv->redis = redis_link_new(srv->base, &cfg->redis, "main");
+	if (srv->redis && srv->sentinel && redis_link_use_sentinel(srv->redis, srv->sentinel) != 0) {
+		log_error("cannot follow the Redis master");
+		goto fail;
+	}
 	srv->journal = journal_new(srv);
+	srv->loss = loss_new(srv);
 	srv->spooler = srv->journal ? spooler_new(srv) : NULL;
 	srv->tailer = srv->redis ? tailer_new(srv) : NULL;
 	srv->durability = durability_new(srv);
-	if (srv->redis == NULL || srv->journal == NULL || srv->spooler == NULL || srv->tailer == NULL ||
-	    srv->durability == NULL) {
+	if (srv->redis == NULL || srv->journal == NULL || srv->loss == NULL || srv->spooler == NULL ||
+	    srv->tailer == NULL || srv->durability == NULL) {
 		log_error("cannot create the Redis link");
 		goto fail;
 	}
@@ -370,6 +385,8 @@ int server_run(struct server *srv)
 {
 	char status[128];
 
+	if (srv->sentinel)
+		sentinel_start(srv->sentinel);
 	redis_link_start(srv->redis);
 	tailer_start(srv->tailer);
 	srv->watchdog = notify_watchdog_start(srv->base);
@@ -404,6 +421,8 @@ void server_free(struct server *srv)
 	tailer_free(srv->tailer);
 	redis_link_free(srv->redis);
 	durability_free(srv->durability); /* after the link: its checks are done */
+	sentinel_free(srv->sentinel);     /* after every link that followed it */
+	loss_free(srv->loss);
 	journal_free(srv->journal);
 	spooler_free(srv->spooler);
 	pwhash_pool_free(srv->pwhash);

@@ -22,6 +22,8 @@ struct spooler;
 struct tailer;
 struct metrics;
 struct durability;
+struct sentinel;
+struct loss;
 struct addr_throttle;
 
 struct server {
@@ -41,8 +43,10 @@ struct server {
 	struct event *flusher;
 	uint64_t next_conn_id;
 
+	struct sentinel *sentinel; /* NULL unless redis.sentinels is set */
 	struct redis_link *redis;
 	struct journal *journal;
+	struct loss *loss; /* acknowledged entries Redis may have lost */
 	struct spooler *spooler;
 	struct tailer *tailer;
 	struct metrics *metrics; /* the Prometheus endpoint; NULL when off */

@@ -1,6 +1,5 @@
 #include "tail.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "log.h"
 #include "redis_link.h"
 #include "server.h"
+#include "stream_id.h"
 
 #define CATCHUP_COUNT 200
 #define READ_COUNT "500"
@@ -47,40 +47,6 @@ struct tailer {
 	size_t n_subs;
 	unsigned long long pushed, overflows;
 };
-
-/* ---- ids ---- */
-
-static bool parse_part(const char *s, uint64_t *out, char **end)
-{
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*out = strtoull(s, end, 10);
-	return errno == 0; /* ERANGE: beyond 64 bits, which Redis refuses */
-}
-
-static bool parse_id(const char *s, uint64_t *ms, uint64_t *seq)
-{
-	char *end;
-
-	*seq = 0;
-	if (!parse_part(s, ms, &end))
-		return false;
-	if (*end == '-' && !parse_part(end + 1, seq, &end))
-		return false;
-	return *end == '\0';
-}
-
-static int id_cmp(const char *a, const char *b)
-{
-	uint64_t am, as, bm, bs;
-
-	if (!parse_id(a, &am, &as) || !parse_id(b, &bm, &bs))
-		return strcmp(a, b);
-	if (am != bm)
-		return am < bm ? -1 : 1;
-	return as < bs ? -1 : as > bs;
-}
 
 static void stream_key(const struct tailer *t, enum journal_stream s, char *out, size_t len)
 {
@@ -228,7 +194,7 @@ static bool feed(struct tail_sub *sub, const redisReply *entries)
 		const redisReply *e = entries->element[i];
 		json_t *obj;
 
-		if (id_cmp(e->element[0]->str, sub->pos) <= 0)
+		if (stream_id_cmp(e->element[0]->str, sub->pos) <= 0)
 			continue;
 		if (conn_output_pending(sub->conn) > backlog_cap(sub->conn) / 2)
 			return false;
@@ -287,7 +253,7 @@ static void on_catchup(redisReply *r, void *arg)
 	 * before this tail joined must come from history.  An empty read while
 	 * behind may predate an entry the reader has already seen, so read once
 	 * more; empty again means the entries in between no longer exist. */
-	if (id_cmp(sub->pos, t->last_id[sub->stream]) >= 0 || (r->elements == 0 && sub->rechecked)) {
+	if (stream_id_cmp(sub->pos, t->last_id[sub->stream]) >= 0 || (r->elements == 0 && sub->rechecked)) {
 		sub->state = SUB_LIVE;
 	} else {
 		sub->rechecked = r->elements == 0;
@@ -355,7 +321,7 @@ static void broadcast(struct tailer *t, enum journal_stream s, const redisReply 
 
 		for (sub = t->subs[s]; sub; sub = next) {
 			next = sub->next;
-			if (sub->state != SUB_LIVE || id_cmp(e->element[0]->str, sub->pos) <= 0)
+			if (sub->state != SUB_LIVE || stream_id_cmp(e->element[0]->str, sub->pos) <= 0)
 				continue;
 			if (matches(sub->filters, obj)) {
 				if (line == NULL)
@@ -401,7 +367,8 @@ static void reader_loop(struct tailer *t)
 	const char *argv[9] = {"XREAD", "COUNT", READ_COUNT, "BLOCK", block, "STREAMS", k0, k1, NULL};
 	const char *args[10];
 
-	if (t->reading || !t->ready || t->n_subs == 0 || redis_link_state(t->link) != REDIS_LINK_UP)
+	if (t->reading || !t->ready || t->init_pending || t->n_subs == 0 ||
+	    redis_link_state(t->link) != REDIS_LINK_UP)
 		return;
 	/* Block well inside the link's liveness timeout. */
 	snprintf(block, sizeof(block), "%u", timeout / 2 < 1000 ? timeout / 2 : 1000);
@@ -419,13 +386,37 @@ struct init_req {
 	enum journal_stream s;
 };
 
+/* The stream now ends before entries this daemon already pushed: Redis
+ * lost them (a failover to a replica that lagged).  What comes next is
+ * after the new end, so every position past it moves back to it; else the
+ * reader and the tails would skip new entries whose ids (from the new
+ * master's clock) sort below the lost ones. */
+static void went_back(struct tailer *t, enum journal_stream s, const char *head)
+{
+	log_warn(
+	    "tail: stream %s now ends at %s, before %s already pushed: Redis lost the entries in between; "
+	    "following it from there",
+	    journal_stream_name(s), head, t->last_id[s]);
+	snprintf(t->last_id[s], sizeof(t->last_id[s]), "%s", head);
+	for (struct tail_sub *sub = t->subs[s]; sub; sub = sub->next)
+		if (stream_id_cmp(sub->pos, head) > 0)
+			snprintf(sub->pos, sizeof(sub->pos), "%s", head);
+}
+
 static void on_init(redisReply *r, void *arg)
 {
 	struct init_req *ir = arg;
 	struct tailer *t = ir->t;
+	const char *head = "0-0";
 
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-		snprintf(t->last_id[ir->s], sizeof(t->last_id[ir->s]), "%s", r->element[0]->element[0]->str);
+		head = r->element[0]->element[0]->str;
+	if (r && r->type == REDIS_REPLY_ARRAY) {
+		if (!t->ready)
+			snprintf(t->last_id[ir->s], sizeof(t->last_id[ir->s]), "%s", head);
+		else if (stream_id_cmp(head, t->last_id[ir->s]) < 0)
+			went_back(t, ir->s, head);
+	}
 	free(ir);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		t->init_pending = 0;
@@ -438,11 +429,12 @@ static void on_init(redisReply *r, void *arg)
 	}
 }
 
-/* Learn where the streams end, once: after that the reader continues from
- * its own position, also across reconnects, so an outage loses nothing. */
+/* Learn where the streams end: at the start, to begin there; after a
+ * reconnect, to see whether they went back (went_back).  Otherwise the
+ * reader continues from its own position, so an outage loses nothing. */
 static void init_positions(struct tailer *t)
 {
-	if (t->ready || t->init_pending)
+	if (t->init_pending)
 		return;
 	for (int s = 0; s < STREAM_COUNT; s++) {
 		struct init_req *ir = malloc(sizeof(*ir));
@@ -452,7 +444,8 @@ static void init_positions(struct tailer *t)
 		if (ir == NULL)
 			return;
 		*ir = (struct init_req){.t = t, .s = (enum journal_stream)s};
-		snprintf(t->last_id[s], sizeof(t->last_id[s]), "0-0");
+		if (!t->ready)
+			snprintf(t->last_id[s], sizeof(t->last_id[s]), "0-0");
 		stream_key(t, (enum journal_stream)s, key, sizeof(key));
 		if (redis_link_command(t->link, on_init, ir, 6, argv, NULL) != 0) {
 			free(ir);
@@ -482,7 +475,8 @@ struct tailer *tailer_new(struct server *srv)
 		return NULL;
 	t->srv = srv;
 	t->link = redis_link_new(srv->base, &srv->cfg->redis, "tail");
-	if (t->link == NULL) {
+	if (t->link == NULL || (srv->sentinel && redis_link_use_sentinel(t->link, srv->sentinel) != 0)) {
+		redis_link_free(t->link);
 		free(t);
 		return NULL;
 	}
@@ -626,7 +620,7 @@ void cmd_tail(struct request *req, const struct command_args *args)
 		json_decref(filters);
 		return;
 	}
-	if (strcmp(from_text, "$") != 0 && (from.len >= ID_MAX || !parse_id(from_text, &ms, &seq))) {
+	if (strcmp(from_text, "$") != 0 && (from.len >= ID_MAX || !stream_id_parse(from_text, &ms, &seq))) {
 		json_decref(filters);
 		request_reply_err(req, ERR_BAD_REQUEST, "'from' must be $ or a stream id like 1795381813307-0");
 		return;
@@ -653,7 +647,8 @@ void cmd_tail(struct request *req, const struct command_args *args)
 	t->subs[s] = sub;
 	t->n_subs++;
 	c->tails[s] = sub;
-	init_positions(t);
+	if (!t->ready)
+		init_positions(t);
 	if (strcmp(from_text, "$") != 0) {
 		snprintf(sub->pos, sizeof(sub->pos), "%s", from_text);
 		reply_started(sub, req);

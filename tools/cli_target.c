@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "customer.h"
+#include "sentinel_reply.h"
 
 static bool parse_port(const char *s, unsigned *port)
 {
@@ -89,6 +90,9 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		snprintf(t->host, sizeof(t->host), "%s", cfg->redis.host);
 		t->port = cfg->redis.port;
 		snprintf(t->unix_path, sizeof(t->unix_path), "%s", cfg->redis.unix_path);
+		memcpy(t->sentinels, cfg->redis.sentinels, sizeof(t->sentinels));
+		t->n_sentinels = cfg->redis.n_sentinels;
+		snprintf(t->master_name, sizeof(t->master_name), "%s", cfg->redis.master_name);
 		snprintf(t->prefix, sizeof(t->prefix), "%s", cfg->redis.key_prefix);
 		t->phone = cfg->phone;
 		t->connect_ms = cfg->redis.connect_timeout_ms;
@@ -98,6 +102,8 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 		t->reopen_window_h = cfg->log_rules.reopen_window_h;
 		config_free(cfg);
 	}
+	if (redis_addr)
+		t->n_sentinels = 0; /* --redis names the Redis itself */
 	if (redis_addr && !set_address(t, redis_addr)) {
 		fprintf(stderr, "%s: --redis must be host:port, [v6addr]:port or unix:/path, got '%s'\n", who,
 		        redis_addr);
@@ -109,7 +115,9 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 	}
 	if (prefix)
 		snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
-	if (t->unix_path[0])
+	if (t->n_sentinels)
+		snprintf(t->address, sizeof(t->address), "master '%s' (Sentinel)", t->master_name);
+	else if (t->unix_path[0])
 		snprintf(t->address, sizeof(t->address), "unix:%s", t->unix_path);
 	else
 		snprintf(t->address, sizeof(t->address), strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
@@ -178,13 +186,51 @@ static struct timeval ms_tv(unsigned ms)
 	return tv;
 }
 
-redisContext *cli_target_connect(const struct cli_target *t, const char *who)
+/* Ask the Sentinels in turn for the master's address (into m).  -1 with a
+ * message on stderr when none answers. */
+static int ask_sentinels(const struct cli_target *t, const char *who, struct sentinel_addr *m)
+{
+	char why[300] = "no Sentinel configured", where[SENTINEL_ADDR_TEXT] = "-";
+
+	for (size_t i = 0; i < t->n_sentinels; i++) {
+		struct sentinel_addr sn;
+		redisContext *c;
+		redisReply *r;
+		bool ok;
+
+		snprintf(sn.host, sizeof(sn.host), "%s", t->sentinels[i].host);
+		sn.port = t->sentinels[i].port;
+		sentinel_addr_format(&sn, where, sizeof(where));
+		c = redisConnectWithTimeout(sn.host, sn.port, ms_tv(t->connect_ms));
+		if (c == NULL || c->err) {
+			snprintf(why, sizeof(why), "%s", c ? c->errstr : "out of memory");
+			redisFree(c);
+			continue;
+		}
+		redisSetTimeout(c, ms_tv(t->command_ms));
+		r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", t->master_name);
+		if (r == NULL)
+			snprintf(why, sizeof(why), "%s", c->errstr);
+		ok = r && sentinel_parse_master_addr(r, m, why, sizeof(why));
+		freeReplyObject(r);
+		redisFree(c);
+		if (ok)
+			return 0;
+	}
+	fprintf(stderr, "%s: no Sentinel named master '%s' (last asked: %s: %s)\n", who, t->master_name,
+	        where, why);
+	return -1;
+}
+
+/* Connect to t's address, log in, PING, and (with Sentinels) check ROLE. */
+static redisContext *connect_to(const struct cli_target *t, const char *who)
 {
 	struct timeval ct = ms_tv(t->connect_ms);
-	redisContext *c = t->unix_path[0] ? redisConnectUnixWithTimeout(t->unix_path, ct)
-	                                  : redisConnectWithTimeout(t->host, (int)t->port, ct);
+	redisContext *c;
 	redisReply *r;
 
+	c = t->unix_path[0] ? redisConnectUnixWithTimeout(t->unix_path, ct)
+	                    : redisConnectWithTimeout(t->host, (int)t->port, ct);
 	if (c == NULL || c->err) {
 		fprintf(stderr, "%s: cannot connect to Redis at %s: %s\n", who, t->address,
 		        c ? c->errstr : "out of memory");
@@ -204,5 +250,39 @@ redisContext *cli_target_connect(const struct cli_target *t, const char *who)
 		return NULL;
 	}
 	freeReplyObject(r);
+	if (t->n_sentinels) {
+		char role[64];
+
+		/* The Sentinels' answer may be stale: only a master will do. */
+		r = redisCommand(c, "ROLE");
+		if (!sentinel_role_is_master(r, role, sizeof(role))) {
+			fprintf(stderr,
+			        "%s: %s, named by the Sentinels, is not the master (ROLE: %s); retry\n", who,
+			        t->address, role);
+			freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+redisContext *cli_target_connect(const struct cli_target *t, const char *who)
+{
+	struct cli_target master;
+	struct sentinel_addr m;
+	redisContext *c;
+
+	if (t->n_sentinels == 0)
+		return connect_to(t, who);
+	if (ask_sentinels(t, who, &m) != 0)
+		return NULL;
+	master = *t;
+	snprintf(master.host, sizeof(master.host), "%s", m.host);
+	master.port = m.port;
+	sentinel_addr_format(&m, master.address, sizeof(master.address));
+	c = connect_to(&master, who);
+	sodium_memzero(master.password, sizeof(master.password)); /* the copy on the stack */
 	return c;
 }

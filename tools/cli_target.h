@@ -19,6 +19,11 @@ struct cli_target {
 	char host[256];
 	unsigned port;
 	char unix_path[108];
+	/* From a config with redis.sentinels (and no --redis): the master is
+	 * asked for when connecting. */
+	struct config_sentinel sentinels[CONFIG_MAX_SENTINELS];
+	size_t n_sentinels;
+	char master_name[CONFIG_NAME_MAX + 1];
 	char prefix[64];
 	char address[400]; /* as shown in messages */
 	struct phone_rules phone;
@@ -51,8 +56,9 @@ int cli_target_setup(struct cli_target *t, const char *who, const char *config, 
                      const char *prefix, const char *user, const char *password_file, bool uses_phone);
 
 /* Connect (with the configured timeouts), log in when a password is set
- * (AUTH [user] password), and PING.  NULL with a message on
- * stderr prefixed by `who`. */
+ * (AUTH [user] password), and PING.  With Sentinels, ask them in turn for
+ * the master first (Sentinels get no AUTH), then log in to the master and
+ * check its ROLE.  NULL with a message on stderr prefixed by `who`. */
 redisContext *cli_target_connect(const struct cli_target *t, const char *who);
 
 #endif

@@ -21,6 +21,7 @@
 #include "cli_credentials.h"
 #include "cli_target.h"
 #include "config.h"
+#include "failover.h"
 #include "line_client.h"
 #include "term_text.h"
 
@@ -34,7 +35,7 @@
 #define PING_DEAD_MS   15000 /* ... and give up on it */
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
-#define START_ATTEMPTS 4 /* before the first TAIL succeeds; then retry forever */
+#define START_ATTEMPTS 4 /* rounds of every address before the first TAIL succeeds; then forever */
 #define MAX_PENDING    8
 #define SUMMARY_CHARS  60
 #define FIELD_CHARS    64
@@ -61,8 +62,7 @@ struct pending {
 enum outcome { GO_ON, SESSION_LOST, SESSION_STOP, SESSION_FATAL };
 
 struct tail {
-	char host[256];
-	unsigned port;
+	struct failover daemons; /* --host (several: fail over between them) */
 	struct cli_credentials cred;
 	char *filter; /* the filters as JSON text, or NULL */
 	bool json, color;
@@ -80,7 +80,8 @@ struct tail {
 };
 
 struct tail_args {
-	const char *config, *host, *user, *credentials, *from_any;
+	const char *config, *user, *credentials, *from_any;
+	bool host; /* --host given */
 	const char *from[N_STREAMS];
 	json_t *filter;
 };
@@ -510,7 +511,8 @@ static enum outcome session(struct tail *t)
 	enum outcome o;
 
 	t->tailed = false;
-	t->c = lc_connect(t->host, t->port, CONNECT_MS, err, sizeof(err));
+	t->c = lc_connect(t->daemons.host[t->daemons.current], t->daemons.port[t->daemons.current],
+	                  CONNECT_MS, err, sizeof(err));
 	if (t->c == NULL)
 		return cli_stop_requested ? SESSION_STOP : lost(t, SESSION_LOST, "%s", err);
 	if (t->tls.enabled) {
@@ -542,13 +544,29 @@ static enum outcome session(struct tail *t)
 	return o;
 }
 
+/* Tell where the next attempt goes, unless it is the same daemon as before. */
+static void say_next(const struct tail *t, unsigned delay)
+{
+	const struct failover *f = &t->daemons;
+	const char *h = f->host[f->current];
+	char where[300];
+
+	snprintf(where, sizeof(where), strchr(h, ':') ? "[%s]:%u" : "%s:%u", h, f->port[f->current]);
+	if (f->n == 1)
+		fprintf(stderr, WHO ": %s; reconnecting in %.1f s\n", t->why, delay / 1000.0);
+	else if (delay == 0)
+		fprintf(stderr, WHO ": %s; failing over to %s\n", t->why, where);
+	else
+		fprintf(stderr, WHO ": %s; reconnecting to %s in %.1f s\n", t->why, where, delay / 1000.0);
+}
+
 static int run(struct tail *t)
 {
-	unsigned delay = BACKOFF_MIN_MS, failures = 0;
 	bool ever = false;
 
 	for (;;) {
 		enum outcome o = session(t);
+		unsigned delay;
 
 		if (cli_stop_requested || o == SESSION_STOP)
 			return CLI_OK;
@@ -556,19 +574,16 @@ static int run(struct tail *t)
 			fprintf(stderr, WHO ": %s\n", t->why);
 			return CLI_FAILED;
 		}
-		if (t->tailed) {
-			ever = true;
-			failures = 0;
-			delay = BACKOFF_MIN_MS;
-		} else if (!ever && ++failures >= START_ATTEMPTS) {
-			fprintf(stderr, WHO ": %s; giving up after %u attempts\n", t->why, failures);
+		ever |= t->tailed;
+		delay = failover_next(&t->daemons, t->tailed, (unsigned)random());
+		if (!ever && failover_rounds_failed(&t->daemons) >= START_ATTEMPTS) {
+			fprintf(stderr, WHO ": %s; giving up after %u attempts\n", t->why, t->daemons.failed);
 			return CLI_FAILED;
 		}
-		fprintf(stderr, WHO ": %s; reconnecting in %.1f s\n", t->why, delay / 1000.0);
+		say_next(t, delay);
 		t->reconnecting = ever;
 		if (nap(delay))
 			return CLI_OK;
-		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 	}
 }
 
@@ -595,7 +610,9 @@ static void usage(FILE *out)
 	        "                      \"stream\" added\n"
 	        "  -c, --config FILE   the daemon's config, to connect to its first listen address\n"
 	        "                      (default " CLI_DEFAULT_CONFIG " if present, else 127.0.0.1:7300)\n"
-	        "  --host HOST:PORT    connect here instead ([v6addr]:port for IPv6)\n"
+	        "  --host HOST:PORT    connect here instead ([v6addr]:port for IPv6); several daemons\n"
+	        "                      (comma-separated or --host repeated, at most 8) are failed\n"
+	        "                      over between: see below\n"
 	        "  --tls               connect with TLS (TLS 1.2 or later), to the config's tls.listen\n"
 	        "                      address unless --host is given; the daemon's certificate must\n"
 	        "                      verify against the system's trusted CAs and name the host or\n"
@@ -608,11 +625,13 @@ static void usage(FILE *out)
 	        "The secret is never taken from the command line (other users could read it with ps):\n"
 	        "set HOTLINE_SECRET (and HOTLINE_USER or --user), or use --credentials. Only supervisors\n"
 	        "and admins may tail.\n"
-	        "When the connection drops, reconnects (0.2 s doubling to 5 s) and resumes after the last\n"
-	        "entry printed, so nothing is missed or repeated. Colours only on a terminal, without\n"
-	        "NO_COLOR.\n"
-	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start, login or\n"
-	        "TAIL refused, or the daemon's TLS certificate does not verify (at once, no retry);\n"
+	        "When the connection drops, reconnects and resumes after the last entry printed, so\n"
+	        "nothing is missed or repeated: with several --host addresses, at once to the next one\n"
+	        "in the list; when every one has failed in a row, after a pause (0.2 s doubling to 5 s,\n"
+	        "with jitter); with one, after 0.2 s. Colours only on a terminal, without NO_COLOR.\n"
+	        "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 cannot connect at the start (4 rounds of\n"
+	        "every address), login or TAIL refused, or the daemon's TLS certificate does not verify\n"
+	        "(at once, no retry);\n"
 	        "64 usage error (also missing or unsafe credentials).\n");
 }
 
@@ -680,7 +699,15 @@ static int parse_args(struct tail *t, struct tail_args *a, int argc, char **argv
 			a->config = optarg;
 			break;
 		case 'H':
-			a->host = optarg;
+			if (failover_add(&t->daemons, optarg, LC_DEFAULT_PORT) != 0) {
+				fprintf(stderr,
+				        WHO
+				        ": --host takes HOST:PORT or [v6addr]:PORT, or several separated by "
+				        "commas (at most %d in all); got '%s'\n",
+				        FAILOVER_MAX_ADDRS, optarg);
+				return CLI_USAGE;
+			}
+			a->host = true;
 			break;
 		case 'u':
 			a->user = optarg;
@@ -770,8 +797,9 @@ static void set_host(struct tail *t, const char *host, unsigned port)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
-	snprintf(t->host, sizeof(t->host), "%s", host);
-	t->port = port;
+	snprintf(t->daemons.host[0], sizeof(t->daemons.host[0]), "%s", host);
+	t->daemons.port[0] = port;
+	t->daemons.n = 1;
 }
 
 static int address(struct tail *t, const struct tail_args *a)
@@ -780,12 +808,8 @@ static int address(struct tail *t, const struct tail_args *a)
 	struct config *cfg;
 	char err[1024];
 
-	if (a->host) {
-		if (lc_parse_hostport(a->host, t->host, sizeof(t->host), &t->port, LC_DEFAULT_PORT) == 0)
-			return -1;
-		fprintf(stderr, WHO ": --host takes HOST:PORT or [v6addr]:PORT, got '%s'\n", a->host);
-		return CLI_USAGE;
-	}
+	if (a->host)
+		return -1; /* checked while parsing */
 	if (!a->config && access(file, F_OK) != 0 && errno == ENOENT) {
 		if (t->tls.enabled) {
 			fprintf(stderr,
@@ -843,6 +867,8 @@ int cmd_tail(int argc, char **argv)
 	struct tail_args a = {.filter = json_object()};
 	int rc;
 
+	if (t)
+		failover_init(&t->daemons, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	if (t == NULL || a.filter == NULL) {
 		fprintf(stderr, WHO ": out of memory\n");
 		rc = CLI_FAILED;
@@ -850,6 +876,7 @@ int cmd_tail(int argc, char **argv)
 	           (rc = cli_credentials_get(&t->cred, WHO, a.user, a.credentials)) < 0 && (rc = address(t, &a)) < 0 &&
 	           (rc = filter_text(t, a.filter)) < 0) {
 		t->color = !t->json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+		srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 		cli_stop_on_signals();
 		rc = run(t);
 	}

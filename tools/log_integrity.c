@@ -102,6 +102,9 @@ static void flush_pending(struct integrity *g, enum log_stream stream)
 
 	switch (st->pending) {
 	case PENDING_GAP:
+		/* Only a gap after the first entry can be seqs the daemon skipped. */
+		if (st->pending_from > 1)
+			st->skipped += st->pending_to - st->pending_from + 1;
 		report(g, stream, INTEGRITY_GAP, st->pending_id, NULL, st->pending_from, st->pending_to,
 		       st->pending_detail);
 		break;
@@ -301,13 +304,25 @@ void integrity_check_entries_added(struct integrity *g, enum log_stream s, uint6
 {
 	const struct integrity_stream *st = &g->s[s];
 	uint64_t last_seq = st->v.started ? st->v.last_seq : 0;
-	char detail[256];
+	uint64_t least = st->skipped < last_seq ? last_seq - st->skipped : 0;
+	char detail[400];
 
-	if (entries_added == last_seq)
+	/* Seqs missing inside the chain (reported as gaps already) were either
+	 * deleted, which leaves the count at the last seq, or skipped by a
+	 * daemon because Redis lost those entries in a failover: they were
+	 * never added to this stream, which lowers the count by as many. */
+	if (entries_added >= least && entries_added <= last_seq)
 		return;
-	snprintf(detail, sizeof(detail),
-	         "Redis counts %" PRIu64 " entries ever added to the stream but its last seq is %" PRIu64
-	         ": entries were removed (a new chain started, or the newest entries deleted) or added outside the chain",
-	         entries_added, last_seq);
+	if (st->skipped == 0)
+		snprintf(detail, sizeof(detail),
+		         "Redis counts %" PRIu64 " entries ever added to the stream but its last seq is %" PRIu64
+		         ": entries were removed (a new chain started, or the newest entries deleted) or added outside the chain",
+		         entries_added, last_seq);
+	else
+		snprintf(detail, sizeof(detail),
+		         "Redis counts %" PRIu64 " entries ever added to the stream but its last seq is %" PRIu64
+		         " (%" PRIu64 " if the %" PRIu64 " seqs missing in gaps were lost in a failover)"
+		         ": entries were removed (a new chain started, or the newest entries deleted) or added outside the chain",
+		         entries_added, last_seq, least, st->skipped);
 	report(g, s, INTEGRITY_ENTRIES_ADDED, st->last_id[0] ? st->last_id : "-", NULL, 0, 0, detail);
 }

@@ -69,6 +69,7 @@ struct integrity_stream {
 	uint64_t entries, findings;
 	uint64_t first_seq; /* of the first entry with a readable seq; 0 = none yet */
 	uint64_t high_seq;  /* highest seq seen */
+	uint64_t skipped;   /* seqs missing in the gaps reported after the first entry */
 	unsigned char seen[INTEGRITY_SEEN_WINDOW / 8];
 	char last_id[LOG_ID_MAX]; /* the previous entry */
 	uint64_t last_id_ms, last_id_n;
@@ -103,10 +104,14 @@ const char *integrity_kind_name(enum integrity_kind k);
 
 /* After integrity_finish, for a stream read from Redis 7: entries_added is
  * its XINFO STREAM "entries-added", a count no removal lowers.  For a chain
- * written only by hotlined it equals the last seq (trimmed or not), so a
- * difference shows what the chain cannot: a stream emptied (XADD MAXLEN 0,
- * which no ACL can refuse) and restarted, its newest entries removed, or
- * entries added outside the chain.  One finding at most. */
+ * written only by hotlined it equals the last seq (trimmed or not), less
+ * up to the number of seqs missing in gaps after the first entry: a daemon
+ * skips the seqs of entries Redis lost in a failover, which were never
+ * added to this stream (deleted ones were; either way the gap is reported
+ * already).  Outside that range it shows what the chain cannot: a stream
+ * emptied (XADD MAXLEN 0, which no ACL can refuse) and restarted, its
+ * newest entries removed, or entries added outside the chain.  One finding
+ * at most. */
 void integrity_check_entries_added(struct integrity *g, enum log_stream s, uint64_t entries_added);
 
 #endif

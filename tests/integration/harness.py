@@ -480,9 +480,7 @@ class Redis:
     def tcp_address(self):
         return f"127.0.0.1:{self.port}"
 
-    def _spawn(self, port):
-        self._starts += 1
-        self.log_path = os.path.join(self.dir, f"redis-{self._starts}.log")
+    def _command(self, port):
         args = [
             REDIS_SERVER,
             "--port", str(port),
@@ -499,7 +497,12 @@ class Redis:
             with open(acl_path, "w", encoding="utf-8") as f:
                 f.write(redis_acl_text())
             args += ["--aclfile", acl_path]
-        args += self.extra_args
+        return args + self.extra_args
+
+    def _spawn(self, port):
+        self._starts += 1
+        self.log_path = os.path.join(self.dir, f"redis-{self._starts}.log")
+        args = self._command(port)
         logf = open(self.log_path, "wb")
         try:
             proc = subprocess.Popen(
@@ -601,6 +604,41 @@ class Redis:
         if self.unix_path:
             return RespClient(unix_path=self.unix_path, timeout=timeout)
         return RespClient(port=self.port, timeout=timeout)
+
+
+class Sentinel(Redis):
+    """One Redis Sentinel on 127.0.0.1 (redis-server --sentinel) monitoring
+    `master` as master_name, with a short down-after and failover timeout
+    so that a failover takes seconds on loopback.  Started, stopped and
+    queried like a Redis."""
+
+    def __init__(self, harness, master, name="sentinel", master_name="mymaster", quorum=2,
+                 down_after_ms=1000, failover_timeout_ms=3000):
+        # A Sentinel has no ACL file: it and the tests reach it unauthenticated.
+        super().__init__(harness, name=name, acl=False)
+        self.master = master
+        self.master_name = master_name
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+
+    def _command(self, port):
+        # A fresh file per start: Sentinel rewrites it with what it learns.
+        conf = os.path.join(self.dir, "sentinel.conf")
+        m = self.master_name
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {self.dir}\n"
+                    f"sentinel monitor {m} 127.0.0.1 {self.master.port} {self.quorum}\n"
+                    f"sentinel down-after-milliseconds {m} {self.down_after_ms}\n"
+                    f"sentinel failover-timeout {m} {self.failover_timeout_ms}\n"
+                    f"sentinel parallel-syncs {m} 1\n")
+        return [REDIS_SERVER, conf, "--sentinel"]
+
+    def master_address(self):
+        """(host, port) this Sentinel names for the master, or None."""
+        with self.client() as c:
+            reply = c.command("SENTINEL", "get-master-addr-by-name", self.master_name)
+        return None if reply is None else (reply[0].decode(), int(reply[1]))
 
 
 # --------------------------------------------------------------------------
@@ -1311,6 +1349,13 @@ class Harness:
 
     def start_redis(self, name=None, **kw):
         return self.redis(name, **kw).start()
+
+    def start_sentinel(self, master, name=None, **kw):
+        """A running Sentinel monitoring master (see Sentinel)."""
+        name = name or f"sentinel{len(self._redises) + 1}"
+        s = Sentinel(self, master, name=name, **kw)
+        self._redises.append(s)
+        return s.start()
 
     def daemon(self, config, name=None):
         """A Daemon object (config written, not started)."""

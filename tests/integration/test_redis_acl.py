@@ -322,9 +322,10 @@ class AclTrimTest(harness.TestCase):
         self.assertEqual([(f["stream"], f["problem"]) for f in findings], [("calls", "gap")], findings)
 
     def test_emptied_stream_and_a_new_chain_are_reported(self):
-        """XADD MAXLEN 0 empties the stream; the daemon then starts the chain
-        again at seq 1, which verifies by itself: Redis's count of entries
-        ever added gives it away."""
+        """XADD MAXLEN 0 empties the stream; the running daemon says so and
+        numbers on from the highest seq it saw (a new chain at seq 6, so
+        the removed seqs 1..5 show as a gap); Redis's count of entries ever
+        added shows they were added and removed, not skipped."""
         self.log_calls(5)
         with as_user(self.redis, "hotlined") as r:
             reply = r.pipeline(("XADD", CALLS, "MAXLEN", 0, "*", "x", "y"))[0]
@@ -334,12 +335,14 @@ class AclTrimTest(harness.TestCase):
         self.daemon.wait_log(r"log stream calls went back from seq 5 to 0", since=mark)
         with self.redis.client() as admin:
             stream = harness.read_stream(admin, CALLS)
-        self.assertEqual([f["seq"] for _, f in stream], [b"1", b"2"])
-        self.assertEqual(harness.chain_problems(stream), [], "the new chain is intact by itself")
+        self.assertEqual([f["seq"] for _, f in stream], [b"6", b"7"])
+        self.assertEqual([kind for _, kind in harness.chain_problems(stream)], ["gap"],
+                         "the new chain links up, after the removed seqs")
         rc, findings = self.verify()
         self.assertEqual(rc, 1, findings)
-        self.assertEqual([(f["stream"], f["problem"]) for f in findings], [("calls", "entries_added")], findings)
-        self.assertIn("Redis counts 8 entries ever added to the stream but its last seq is 2", findings[0]["detail"])
+        self.assertEqual([(f["stream"], f["problem"]) for f in findings],
+                         [("calls", "gap"), ("calls", "entries_added")], findings)
+        self.assertIn("Redis counts 8 entries ever added to the stream but its last seq is 7", findings[1]["detail"])
 
 
 class ShippedFileTest(harness.TestCase):

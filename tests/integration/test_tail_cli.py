@@ -947,5 +947,61 @@ class RestartTest(TailTestBase):
         self.assertEqual(t.stop(signal.SIGINT), 0, t.stderr())
 
 
+class FailoverTest(TailTestBase):
+    """Several daemons on one Redis: `--host A,B` fails over from A to B when
+    A dies, and carries on after the last id printed (proto/PROTOCOL.md,
+    "Several daemons: client-side failover")."""
+
+    def setUp(self):
+        self.redis = H.start_redis()
+        self.a = H.start_daemon(self.redis.address, name="failover-a")
+        self.b = H.start_daemon(self.redis.address, name="failover-b")
+        self.addCleanup(self.a.stop)
+        self.addCleanup(self.b.stop)
+        self.require_tail_verb(self.a)
+
+    def log_daemons(self):
+        return [self.a, self.b]
+
+    def logged_ids(self):
+        with self.redis.client() as r:
+            return [sid.decode() for sid, _ in r.command("XRANGE", P + "log:calls", "-", "+")]
+
+    def test_tail_fails_over_to_the_next_daemon_without_loss_or_repeats(self):
+        agent = self.connect_auth("agent1", daemon=self.b)
+        for _ in range(3):
+            self.offer_answer_end(agent)
+        t = self.tail("calls", "--json", "--from", "0",
+                      host=f"127.0.0.1:{self.a.port},127.0.0.1:{self.b.port}")
+        got = [e["id"] for e in t.json_lines(9)]
+        self.assertEqual(got, self.logged_ids())
+        self.wait_subscribers(1, daemon=self.a)
+        self.a.kill9()
+        # logged while the tail has no daemon: must come after the failover
+        for _ in range(3):
+            self.offer_answer_end(agent)
+        t.wait_stderr(rf"failing over to 127\.0\.0\.1:{self.b.port}")
+        got += [e["id"] for e in t.json_lines(9, timeout=harness.T(20))]
+        t.wait_stderr(rf"reconnected to 127\.0\.0\.1:{self.b.port}; calls resumed after {got[8]}")
+        for _ in range(2):
+            self.offer_answer_end(agent)
+        got += [e["id"] for e in t.json_lines(6)]
+        t.assert_quiet(0.3)
+        self.assertEqual(got, self.logged_ids(), "every entry once, in order, across the failover")
+        self.assertEqual(t.stop(signal.SIGINT), 0, t.stderr())
+
+    def test_a_dead_first_address_is_skipped_at_start(self):
+        agent = self.connect_auth("agent1", daemon=self.b)
+        self.offer_answer_end(agent)
+        dead = closed_port()
+        # --host repeated is the same as a comma-separated list
+        t = TailProc(["calls", "--json", "--from", "0", "--host", f"127.0.0.1:{dead}",
+                      "--host", f"127.0.0.1:{self.b.port}"])
+        self.addCleanup(t.kill)
+        self.assertEqual([e["id"] for e in t.json_lines(3)], self.logged_ids())
+        self.assertIn(f"failing over to 127.0.0.1:{self.b.port}", t.stderr())
+        self.assertEqual(t.stop(signal.SIGINT), 0, t.stderr())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

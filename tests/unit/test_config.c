@@ -519,10 +519,12 @@ static void test_redis_errors(void)
 {
 	char doc[1024], path[200];
 
-	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  key_prefix: \"x:\"\n" USERS,
-	           "t.yaml:3:3: ", "missing required key 'address' in section 'redis'");
-	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis: {}\n" USERS,
-	           "t.yaml:2:8: ", "missing required key 'address' in section 'redis'");
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  key_prefix: \"x:\"\n" USERS, "t.yaml:3:3: ",
+	           "section 'redis' needs 'address' (one Redis) or 'sentinels' and 'master_name'");
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis: {}\n" USERS, "t.yaml:2:8: ",
+	           "section 'redis' needs 'address' (one Redis) or 'sentinels' and 'master_name'");
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis: {address: \"\"}\n" USERS,
+	           "t.yaml:2:8: ", "section 'redis' needs 'address' (one Redis) or 'sentinels'");
 	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis: \"127.0.0.1:6379\"\n" USERS,
 	           "t.yaml:2:8: ", "section 'redis' must be a mapping, got a scalar");
 	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: /run/redis.sock\n" USERS, "t.yaml:3:12: ",
@@ -573,6 +575,112 @@ static void test_redis_errors(void)
 	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  reconnect_min_ms: 6000\n" USERS,
 	           "t.yaml:4:21: ",
 	           "'reconnect_max_ms' (5000) in section 'redis' must be >= 'reconnect_min_ms' (6000)");
+}
+
+#define SENTINEL_DOC(body) "listen: [\"127.0.0.1:1\"]\nredis:\n" body USERS
+
+static void test_sentinels(void)
+{
+	struct config *cfg;
+
+	cfg = EXPECT_OK(
+	    SENTINEL_DOC("  sentinels: [\"10.0.0.1:26379\", \"[::1]:26380\", \"s3.example:26381\"]\n"
+	                 "  master_name: \"hot-line_1.a\"\n"));
+	if (cfg) {
+		CHECK(cfg->redis.n_sentinels == 3);
+		CHECK(strcmp(cfg->redis.sentinels[0].host, "10.0.0.1") == 0 &&
+		      cfg->redis.sentinels[0].port == 26379);
+		CHECK(strcmp(cfg->redis.sentinels[1].host, "::1") == 0 &&
+		      cfg->redis.sentinels[1].port == 26380);
+		CHECK(strcmp(cfg->redis.sentinels[2].host, "s3.example") == 0 &&
+		      cfg->redis.sentinels[2].port == 26381);
+		CHECK(strcmp(cfg->redis.master_name, "hot-line_1.a") == 0);
+		CHECK(cfg->redis.host[0] == '\0' && cfg->redis.unix_path[0] == '\0' && cfg->redis.port == 0);
+		/* wait defaults: off, 100 ms, complaints */
+		CHECK(cfg->redis.wait.replicas == 0 && cfg->redis.wait.timeout_ms == 100);
+		CHECK(cfg->redis.wait.n_streams == 1 && cfg->redis.wait.streams[0] == 1);
+		CHECK(!config_redis_waits_for(&cfg->redis, 0) && !config_redis_waits_for(&cfg->redis, 1));
+		config_free(cfg);
+	}
+	/* The order is kept: it is the order the Sentinels are asked in. */
+	cfg = EXPECT_OK(SENTINEL_DOC("  sentinels:\n    - \"b:2\"\n    - \"a:1\"\n  master_name: m\n"));
+	if (cfg) {
+		CHECK(cfg->redis.n_sentinels == 2 && strcmp(cfg->redis.sentinels[0].host, "b") == 0);
+		config_free(cfg);
+	}
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  sentinels: [\"s:1\"]\n  master_name: m\n"),
+	           "t.yaml:4:14: ",
+	           "section 'redis' takes 'address' (one Redis) or 'sentinels' (Redis Sentinel), not both");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: [\"s:1\"]\n"),
+	           "t.yaml:3:14: ", "section 'redis' needs 'master_name' with 'sentinels'");
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  master_name: m\n"),
+	           "t.yaml:4:16: ", "'master_name' in section 'redis' is only used with 'sentinels'");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: []\n  master_name: m\n"),
+	           "t.yaml:3:3: ", "section 'redis' needs 'address' (one Redis) or 'sentinels'");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: [\"s:1\", \"s:1\"]\n  master_name: m\n"),
+	           "t.yaml:3:22: ", "entry #2 of 'sentinels' in section 'redis' repeats entry #1");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: [\"s\"]\n  master_name: m\n"), "t.yaml:3:15: ",
+	           "entry #1 of 'sentinels' in section 'redis' must be \"host:port\", got 's'");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: [\"s:0\"]\n  master_name: m\n"),
+	           "t.yaml:3:15: ", "must have a decimal port in 1..65535");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: \"s:1\"\n  master_name: m\n"),
+	           "t.yaml:3:14: ", "'sentinels' in section 'redis' must be a sequence, got a scalar");
+	EXPECT_ERR(SENTINEL_DOC("  sentinels: [\"s:1\"]\n  master_name: \"my master\"\n"), "t.yaml:4:16: ",
+	           "'master_name' in section 'redis' may only contain letters, digits and '_.-'");
+	{
+		char doc[2048];
+		size_t n = (size_t)snprintf(
+		    doc, sizeof doc, "listen: [\"127.0.0.1:1\"]\nredis:\n  master_name: m\n  sentinels:\n");
+		for (int i = 0; i < CONFIG_MAX_SENTINELS + 1; i++)
+			n += (size_t)snprintf(doc + n, sizeof doc - n, "    - \"s%d:1\"\n", i);
+		snprintf(doc + n, sizeof doc - n, USERS);
+		EXPECT_ERR(doc, "t.yaml:21:7: ",
+		           "'sentinels' in section 'redis' must have 0..16 entries, this is entry #17");
+	}
+}
+
+static void test_wait(void)
+{
+	struct config *cfg;
+
+	cfg = EXPECT_OK(SENTINEL_DOC(
+	    "  address: \"h:1\"\n  wait: {replicas: 2, timeout_ms: 250, streams: [calls, complaints]}\n"));
+	if (cfg) {
+		CHECK(cfg->redis.wait.replicas == 2 && cfg->redis.wait.timeout_ms == 250);
+		CHECK(config_redis_waits_for(&cfg->redis, 0) && config_redis_waits_for(&cfg->redis, 1));
+		config_free(cfg);
+	}
+	cfg = EXPECT_OK(SENTINEL_DOC("  address: \"h:1\"\n  wait:\n    replicas: 1\n"));
+	if (cfg) {
+		CHECK(!config_redis_waits_for(&cfg->redis, 0) && config_redis_waits_for(&cfg->redis, 1));
+		config_free(cfg);
+	}
+	/* Half the command timeout at most: a WAIT holds the link meanwhile. */
+	cfg = EXPECT_OK(SENTINEL_DOC(
+	    "  address: \"h:1\"\n  command_timeout_ms: 1000\n  wait: {replicas: 1, timeout_ms: 500}\n"));
+	config_free(cfg);
+	EXPECT_ERR(
+	    SENTINEL_DOC(
+	        "  address: \"h:1\"\n  command_timeout_ms: 1000\n  wait: {replicas: 1, timeout_ms: 501}\n"),
+	    "t.yaml:5:35: ",
+	    "'timeout_ms' (501) in 'wait' in section 'redis' must be at most half of 'command_timeout_ms' "
+	    "(1000)");
+	/* Without replicas the timeout does not matter. */
+	cfg = EXPECT_OK(
+	    SENTINEL_DOC("  address: \"h:1\"\n  command_timeout_ms: 1000\n  wait: {timeout_ms: 9000}\n"));
+	config_free(cfg);
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  wait: {replicas: 1, streams: [audit]}\n"),
+	           "t.yaml:4:33: ",
+	           "entry #1 of 'streams' in 'wait' in section 'redis' must be one of calls, complaints, got "
+	           "'audit'");
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  wait: {replicas: 1, streams: []}\n"),
+	           "t.yaml:4:32: ", "'streams' in 'wait' in section 'redis' must have 1..2 entries, got 0");
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  wait: {replicas: 101}\n"), "t.yaml:4:20: ",
+	           "'replicas' in 'wait' in section 'redis' is out of range: must be 0..100");
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  wait: {timeout_ms: 0}\n"),
+	           "t.yaml:4:22: ", "must be 1..60000");
+	EXPECT_ERR(SENTINEL_DOC("  address: \"h:1\"\n  wait: {replica: 1}\n"),
+	           "t.yaml:4:10: ", "unknown key 'replica' in 'wait' in section 'redis'");
 }
 
 /* A file with this content and mode in a private directory; its path in path. */
@@ -1183,6 +1291,8 @@ int main(int argc, char **argv)
 	test_type_errors();
 	test_listen_errors();
 	test_redis_errors();
+	test_sentinels();
+	test_wait();
 	test_limits_cross();
 	test_redis_login();
 	test_auth_throttle_keys();

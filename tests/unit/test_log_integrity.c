@@ -287,6 +287,65 @@ static void two_streams(void)
 	EXPECT(g, 0, INTEGRITY_MODIFIED, "103-1");
 }
 
+/* Run recs, then compare with Redis's count of entries ever added. */
+static void run_added(struct rec *recs, int n, uint64_t entries_added, struct got *g)
+{
+	struct integrity in;
+	struct log_record r;
+
+	memset(g, 0, sizeof(*g));
+	integrity_init(&in, false, collect, g);
+	for (int i = 0; i < n; i++) {
+		to_record(&recs[i], &r);
+		integrity_check(&in, &r);
+	}
+	integrity_finish(&in);
+	integrity_check_entries_added(&in, LOG_CALLS, entries_added);
+}
+
+/* entries-added is the last seq, less up to the seqs missing in gaps: a
+ * failover skips seqs without adding entries, a deletion removes added
+ * ones. */
+static void entries_added(void)
+{
+	struct rec r[10];
+	struct got g;
+
+	build(r, 10, LOG_CALLS);
+	run_added(r, 10, 10, &g);
+	CHECK(g.n == 0);
+	run_added(r, 10, 12, &g); /* emptied and restarted, or added outside the chain */
+	CHECK(g.n == 1);
+	EXPECT(g, 0, INTEGRITY_ENTRIES_ADDED, "109-0");
+	CHECK(strstr(g.f[0].detail, "Redis counts 12 entries ever added to the stream but its last seq is 10:") != NULL);
+	/* seq 5..7 missing: lost in a failover (never added) is the gap alone ... */
+	memmove(&r[4], &r[7], 3 * sizeof(r[0]));
+	renumber_ids(r, 7);
+	run_added(r, 7, 7, &g);
+	CHECK(g.n == 1);
+	EXPECT(g, 0, INTEGRITY_GAP, "104-0");
+	/* ... and so is a deletion (one tampering, one finding) ... */
+	run_added(r, 7, 10, &g);
+	CHECK(g.n == 1);
+	EXPECT(g, 0, INTEGRITY_GAP, "104-0");
+	/* ... but not more added than the last seq, nor fewer than a failover leaves */
+	run_added(r, 7, 11, &g);
+	CHECK(g.n == 2);
+	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "106-0");
+	CHECK(g.n == 2 && strstr(g.f[1].detail, "last seq is 10 (7 if the 3 seqs missing in gaps were lost") != NULL);
+	run_added(r, 7, 6, &g);
+	CHECK(g.n == 2);
+	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "106-0");
+	/* A missing start is never a failover's skip: the oldest entries were trimmed. */
+	build(r, 10, LOG_CALLS);
+	run_added(r + 3, 7, 10, &g);
+	CHECK(g.n == 1);
+	EXPECT(g, 0, INTEGRITY_GAP, "103-0");
+	run_added(r + 3, 7, 7, &g);
+	CHECK(g.n == 2);
+	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "109-0");
+}
+
 int main(void)
 {
 	intact();
@@ -296,5 +355,6 @@ int main(void)
 	inserted();
 	malformed_and_links();
 	two_streams();
+	entries_added();
 	return check_summary("log_integrity");
 }
