@@ -484,7 +484,7 @@ static bool flush_group(struct rebuild *b, struct key_group *g)
 {
 	const char *argv[3 + 2 * SWAP_GROUP];
 	size_t lens[3 + 2 * SWAP_GROUP], n = 0;
-	char numkeys[16];
+	char numkeys[24];
 	bool ok;
 
 	if (g->n == 0)

@@ -197,7 +197,7 @@ static void change(struct timeline *t, const struct log_record *r, const json_t 
 static int print_text(struct timeline *t, const struct log_record *r, const json_t *e)
 {
 	char ts[4 * 32 + 8], event[4 * 12 + 8], id[4 * FIELD_CHARS + 8], agent[4 * FIELD_CHARS + 8];
-	char chg[128], more[4096];
+	char chg[2 * (4 * 24 + 8) + 8], more[4096]; /* chg holds "from -> to", each cleaned to 24 characters */
 	const char *idv = str(e, r->stream == LOG_CALLS ? "call_id" : "complaint_id");
 
 	term_clean(ts, sizeof(ts), str(e, "ts") ? str(e, "ts") : r->id, 32);
