@@ -42,6 +42,7 @@ struct tailer {
 	struct redis_link *link; /* only for XREAD BLOCK */
 	bool reading, ready;
 	unsigned init_pending;
+	bool init_failed; /* an answer of the current init_positions round was an error */
 	char last_id[STREAM_COUNT][ID_MAX];
 	struct tail_sub *subs[STREAM_COUNT];
 	size_t n_subs;
@@ -408,25 +409,37 @@ static void on_init(redisReply *r, void *arg)
 	struct init_req *ir = arg;
 	struct tailer *t = ir->t;
 	const char *head = "0-0";
+	bool ok = r && r->type == REDIS_REPLY_ARRAY;
 
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+	if (ok && r->elements == 1)
 		head = r->element[0]->element[0]->str;
-	if (r && r->type == REDIS_REPLY_ARRAY) {
+	if (ok) {
 		if (!t->ready)
 			snprintf(t->last_id[ir->s], sizeof(t->last_id[ir->s]), "%s", head);
 		else if (stream_id_cmp(head, t->last_id[ir->s]) < 0)
 			went_back(t, ir->s, head);
+	} else {
+		t->init_failed = true;
+		if (r)
+			log_warn("tail: reading where %s ends failed: %.*s", journal_stream_name(ir->s), (int)r->len,
+			         r->str);
 	}
 	free(ir);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		t->init_pending = 0;
-		return; /* retried on the next link up */
+	if (--t->init_pending > 0)
+		return;
+	/* Both answers are in.  Before the first position is known the reader
+	 * cannot start: that is retried on the next link up.  After it, a
+	 * failed check (a Redis still loading its data answers LOADING, and
+	 * the link stays up) must not stop the reader: it goes on from its
+	 * own position, as it always could. */
+	if (t->init_failed && !t->ready) {
+		t->init_failed = false;
+		return;
 	}
-	if (--t->init_pending == 0) {
-		t->ready = true;
-		kick(t);
-		reader_loop(t);
-	}
+	t->init_failed = false;
+	t->ready = true;
+	kick(t);
+	reader_loop(t);
 }
 
 /* Learn where the streams end: at the start, to begin there; after a
