@@ -83,7 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *j = json_loadb(text, size, JSON_ALLOW_NUL, NULL);
 
 	FUZZ_CHECK(at <= size);
-	if (j && json_is_object(j) && !(err && strcmp(err, "nested too deeply") == 0))
+	/* Whatever jansson accepts, the scanner accepts -- except input with a
+	 * raw NUL byte, which jansson takes in places JSON does not allow it
+	 * (found by fuzzing: {"a":true<NUL>,"b":1}); the log never holds one
+	 * (the daemon refuses control characters) and refusing it is right. */
+	if (j && json_is_object(j) && !(err && strcmp(err, "nested too deeply") == 0) &&
+	    memchr(text, '\0', size) == NULL)
 		FUZZ_CHECK(err == NULL);
 	json_decref(j);
 	if (err == NULL) {
