@@ -65,11 +65,13 @@ void cmd_stats(struct request *req, const struct command_args *args)
 		                              (json_int_t)journal_waits_short(srv->journal)));
 	json_object_set_new(
 	    body, "log",
-	    json_pack("{s:I,s:I,s:I,s:I}", "calls_appended",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "calls_appended",
 	              (json_int_t)journal_appended(srv->journal, STREAM_CALLS), "complaints_appended",
 	              (json_int_t)journal_appended(srv->journal, STREAM_COMPLAINTS), "calls_lost",
 	              (json_int_t)loss_count(srv->loss, STREAM_CALLS), "complaints_lost",
-	              (json_int_t)loss_count(srv->loss, STREAM_COMPLAINTS)));
+	              (json_int_t)loss_count(srv->loss, STREAM_COMPLAINTS), "calls_lost_recorded",
+	              (json_int_t)loss_recorded(srv->loss, STREAM_CALLS), "complaints_lost_recorded",
+	              (json_int_t)loss_recorded(srv->loss, STREAM_COMPLAINTS)));
 	json_object_set_new(json_object_get(body, "connections"), "tls_handshake_failures",
 	                    json_integer((json_int_t)srv->tls_handshake_failures));
 	json_object_set_new(body, "auth",

@@ -89,6 +89,7 @@ static void append_free(struct journal_append *a)
 	free(a->rank_zset);
 	free(a->rank_member);
 	free(a->label);
+	free(a->request_id);
 	journal_ops_free(&a->ops);
 	free(a);
 }
@@ -516,7 +517,7 @@ static void on_append_reply(redisReply *r, void *arg)
 		res.rank = r->element[2]->integer;
 		h->appended++;
 		note_highest(h, strtoull(p->seq, NULL, 10), res.id);
-		loss_note(j->srv->loss, s, p->seq, res.id, p->hash, p->a->label);
+		loss_note(j->srv->loss, s, p->seq, res.id, p->hash, p->a->label, p->a->request_id);
 		if (config_redis_waits_for(&j->srv->cfg->redis, (int)s)) {
 			wait_for_replicas(j, p, res.id, res.rank);
 			pump(j, s);

@@ -73,6 +73,7 @@ struct journal_append {
 	char *reply;       /* reply body to remember for retries (JSON text) */
 	char *rank_zset, *rank_member; /* optional: report this member's rank */
 	char *label;       /* optional: what the entry is, by ids only, for loss reports */
+	char *request_id;  /* optional: the client's request_id, for loss reports */
 	struct journal_ops ops;
 };
 

@@ -11,6 +11,7 @@
 #include "json_out.h"
 #include "phone.h"
 #include "redis_link.h"
+#include "rfc3339.h"
 #include "server.h"
 #include "spooler.h"
 
@@ -213,20 +214,16 @@ bool logwrite_check_phone(struct logwrite *w, json_t *args, const char *key, boo
 
 long long logwrite_now(const struct logwrite *w, char out[40])
 {
-	struct timespec ts;
-	struct tm tm;
-	size_t n;
+	long long ms = w->at_ms;
 
-	if (w->at_ms > 0) {
-		ts.tv_sec = (time_t)(w->at_ms / 1000);
-		ts.tv_nsec = (long)(w->at_ms % 1000) * 1000000L;
-	} else {
+	if (ms <= 0) {
+		struct timespec ts;
+
 		clock_gettime(CLOCK_REALTIME, &ts);
+		ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
 	}
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
+	rfc3339_format_ms(ms, out);
+	return ms;
 }
 
 json_t *logwrite_entry(struct logwrite *w, const char *event_key, const char *event, const char *id_key,
@@ -488,8 +485,8 @@ oom:
 
 static void on_appended(const struct journal_result *res, void *arg);
 
-/* What the entry is, by ids only (it goes into log lines), should Redis
- * lose it: "CALL answer call:pbx-1 by agent1 request_id r-1". */
+/* What the entry is, by ids only (it goes into log lines and lost
+ * records), should Redis lose it: "CALL answer call:pbx-1 by agent1". */
 static char *loss_label(const struct logwrite *w)
 {
 	const char *prefix = w->srv->cfg->redis.key_prefix, *key = w->state_key;
@@ -497,8 +494,7 @@ static char *loss_label(const struct logwrite *w)
 
 	if (strncmp(key, prefix, strlen(prefix)) == 0)
 		key += strlen(prefix);
-	snprintf(buf, sizeof(buf), "%s %s %s by %s%s%s", w->verb ? w->verb : "?", w->sub, key, w->user,
-	         w->request_id[0] ? " request_id " : "", w->request_id);
+	snprintf(buf, sizeof(buf), "%s %s %s by %s", w->verb ? w->verb : "?", w->sub, key, w->user);
 	return strdup(buf);
 }
 
@@ -537,6 +533,8 @@ static void append_rejected(struct logwrite *w, const char *code, const char *me
 	a->entry = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	a->reply = strdup("{\"rejected\":true}");
 	a->label = loss_label(w);
+	if (w->request_id[0])
+		a->request_id = strdup(w->request_id);
 	json_decref(entry);
 	/* No state change: the record stays as the rules left it. */
 	free(w->reply_text);
@@ -599,5 +597,7 @@ void logwrite_submit(struct logwrite *w, struct journal_append *a)
 	free(w->reply_text);
 	w->reply_text = strdup(a->reply);
 	a->label = loss_label(w);
+	if (w->request_id[0])
+		a->request_id = strdup(w->request_id);
 	journal_submit(w->srv->journal, a, on_appended, w);
 }

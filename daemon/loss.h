@@ -9,9 +9,12 @@
  * stream id (XRANGE id id, pipelined); one that is missing, or whose seq
  * or hash differ, is logged as lost, once, and counted for STATS.
  *
- * This names exactly the lost entries this daemon acknowledged; the seq
- * gaps the journal leaves (journal.h) let the audit see losses from the
- * stream alone.
+ * Each lost entry is then recorded in the log itself: a lost record
+ * (loss_entry.h, proto/LOG.md) appended to the same stream, one per lost
+ * entry, idempotent by the lost entry's stream id.  The journal's seq gaps
+ * already show losses nobody numbered past; the record also shows those
+ * whose seq another daemon, which never saw them, has since re-used.  An
+ * append that fails is tried again after the next reconnect.
  */
 #ifndef HOTLINE_LOSS_H
 #define HOTLINE_LOSS_H
@@ -29,14 +32,16 @@ struct loss *loss_new(struct server *srv);
 /* After redis_link_free: pending checks have completed by then. */
 void loss_free(struct loss *l);
 
-/* An append was acknowledged (label may be NULL). */
+/* An append was acknowledged (label and request_id may be NULL). */
 void loss_note(struct loss *l, enum journal_stream s, const char *seq, const char *id, const char *hash,
-               const char *label);
+               const char *label, const char *request_id);
 
 /* The main link is up (perhaps to another master): look for the noted entries. */
 void loss_check(struct loss *l);
 
 /* Acknowledged entries found missing since start. */
 unsigned long long loss_count(const struct loss *l, enum journal_stream s);
+/* Lost records appended since start. */
+unsigned long long loss_recorded(const struct loss *l, enum journal_stream s);
 
 #endif

@@ -256,6 +256,12 @@ void metrics_render(const struct server *srv, struct evbuffer *b)
 		sample_u64(b, "hotline_log_entries_lost_total", "stream",
 		           journal_stream_name((enum journal_stream)s),
 		           loss_count(srv->loss, (enum journal_stream)s));
+	family(b, "hotline_log_lost_records_total", "counter",
+	       "Lost records this daemon appended: one per lost entry, naming it in the log for the audit.");
+	for (int s = 0; s < STREAM_COUNT; s++)
+		sample_u64(b, "hotline_log_lost_records_total", "stream",
+		           journal_stream_name((enum journal_stream)s),
+		           loss_recorded(srv->loss, (enum journal_stream)s));
 }
 
 /* ---- HTTP ---- */

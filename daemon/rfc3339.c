@@ -1,6 +1,8 @@
 #include "rfc3339.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Exactly `width` digits at s, within [lo, hi]. */
 static bool digits(const char *s, int width, int lo, int hi, int *out)
@@ -92,4 +94,17 @@ bool rfc3339_parse_ms_n(const char *s, size_t len, bool end, uint64_t *out_ms)
 bool rfc3339_parse_ms(const char *s, bool end, uint64_t *out_ms)
 {
 	return rfc3339_parse_ms_n(s, strlen(s), end, out_ms);
+}
+
+void rfc3339_format_ms(int64_t ms, char out[RFC3339_MS_MAX])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (gmtime_r(&t, &tm) == NULL || (n = strftime(out, RFC3339_MS_MAX, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		snprintf(out, RFC3339_MS_MAX, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	snprintf(out + n, RFC3339_MS_MAX - n, ".%03dZ", (int)(ms % 1000));
 }

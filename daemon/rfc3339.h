@@ -17,4 +17,9 @@ bool rfc3339_parse_ms(const char *s, bool end, uint64_t *out_ms);
  * path, with no timegm() (slow, and it consults the time zone). */
 bool rfc3339_parse_ms_n(const char *s, size_t len, bool end, uint64_t *out_ms);
 
+/* ms since the epoch -> "YYYY-MM-DDTHH:MM:SS.fffZ", the form of an entry's
+ * "ts" (what the parsers above read back). */
+#define RFC3339_MS_MAX 40
+void rfc3339_format_ms(int64_t ms, char out[RFC3339_MS_MAX]);
+
 #endif

@@ -216,21 +216,26 @@ static void on_client_named(redisReply *r, void *arg)
 		log_warn("redis: CLIENT SETNAME refused: %.*s", (int)r->len, r->str);
 }
 
-/* Name the writing connection "hotlined:<host>:<pid>", so CLIENT LIST
- * shows which instances write (hotline replay --rebuild refuses to run
- * beside them).  A name may not contain spaces: the host name is reduced
- * to [A-Za-z0-9.-]. */
-static void name_redis_link(struct server *srv)
+/* "hotlined:<host>:<pid>", the name of the writing Redis connection, so
+ * CLIENT LIST shows which instances write (hotline replay --rebuild
+ * refuses to run beside them).  A client name may not contain spaces: the
+ * host name is reduced to [A-Za-z0-9.-]. */
+static void make_instance_name(struct server *srv)
 {
-	char host[64] = "", name[128];
+	char host[64] = "";
 
 	gethostname(host, sizeof(host) - 1);
 	for (char *p = host; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
 			*p = '_';
-	snprintf(name, sizeof(name), "%s:%s:%ld", KEY_WRITER_CLIENT_NAME, host[0] ? host : "unknown", (long)getpid());
-	if (redis_link_command(srv->redis, on_client_named, NULL, 3, (const char *[]){"CLIENT", "SETNAME", name},
-	                       NULL) != 0)
+	snprintf(srv->instance_name, sizeof(srv->instance_name), "%s:%s:%ld", KEY_WRITER_CLIENT_NAME,
+	         host[0] ? host : "unknown", (long)getpid());
+}
+
+static void name_redis_link(struct server *srv)
+{
+	if (redis_link_command(srv->redis, on_client_named, NULL, 3,
+	                       (const char *[]){"CLIENT", "SETNAME", srv->instance_name}, NULL) != 0)
 		log_warn("redis: cannot queue CLIENT SETNAME");
 }
 
@@ -241,8 +246,8 @@ static void on_redis_state(enum redis_link_state state, void *arg)
 	if (state == REDIS_LINK_UP) {
 		name_redis_link(srv);
 		durability_link_up(srv->durability);
-		loss_check(srv->loss);
 		journal_link_up(srv->journal);
+		loss_check(srv->loss);
 		spooler_link_up(srv->spooler);
 	}
 }
@@ -305,6 +310,7 @@ struct server *server_new(struct config *cfg)
 	TAILQ_INIT(&srv->reap);
 	TAILQ_INIT(&srv->flushq);
 	srv->stats.started_monotonic_ms = stats_now_ms();
+	make_instance_name(srv);
 	if (sodium_init() < 0 || make_dummy_hash(srv) != 0) {
 		log_error("libsodium initialisation failed");
 		goto fail;

@@ -53,6 +53,7 @@ struct server {
 	struct durability *durability; /* Redis's persistence settings, redis.durability */
 	struct pwhash_pool *pwhash;
 	struct addr_throttle *auth_throttle; /* failed AUTHs per source address */
+	char instance_name[128]; /* "hotlined:<host>:<pid>": its Redis client name, and in lost records */
 	char dummy_hash[256]; /* checked for unknown users so timing reveals nothing */
 
 	struct stats stats;
