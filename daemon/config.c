@@ -146,6 +146,8 @@ static bool set_secret(const struct opt *o, void *field, const char *s, size_t l
                        size_t whylen);
 static bool set_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                               size_t whylen);
+static bool set_sentinel_password_file(const struct opt *o, void *field, const char *s, size_t len,
+                                       char *whybuf, size_t whylen);
 static bool refuse_plaintext_password(const struct opt *o, void *field, const char *s, size_t len,
                                       char *whybuf, size_t whylen);
 static bool set_bool(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
@@ -229,6 +231,11 @@ static const struct opt redis_opts[] = {
 		"file whose first line is the Redis password; empty = none", .aux.set = set_password_file},
 	{"password",            OPT_CUSTOM, WHOLE(struct config_redis), 0,   0,      "",
 		"refused: name a file in 'password_file' instead",      .aux.set = refuse_plaintext_password},
+	{"sentinel_user",       OPT_STRING, REDIS(sentinel_user),       0,   CONFIG_NAME_MAX, "",
+		"ACL user to log in to the Sentinels as; empty = their default user", .aux.chars = "_.@-"},
+	{"sentinel_password_file", OPT_CUSTOM, WHOLE(struct config_redis), 0, 4095,  "",
+		"file whose first line is the Sentinels' password; empty = none",
+		.aux.set = set_sentinel_password_file},
 };
 
 #define USER(f) FIELD(struct config_user, f)
@@ -788,26 +795,42 @@ static bool set_secret(const struct opt *o, void *field, const char *s, size_t l
 	return true;
 }
 
-/* The password is read here, once, so a missing or unsafe file is reported
+/* A password is read here, once, so a missing or unsafe file is reported
  * with the key's place in the config, at --check-config time too. */
+static bool read_password_file(const struct opt *o, const char *s, size_t len, char *file, size_t file_size,
+                               char *password, size_t password_size, char *whybuf, size_t whylen)
+{
+	sodium_memzero(password, password_size);
+	file[0] = '\0';
+	if (len == 0)
+		return true;
+	if (len > o->max || len >= file_size)
+		return why(whybuf, whylen, "must be at most %llu bytes long, got %zu", o->max, len);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return why(whybuf, whylen, "has a control character");
+	memcpy(file, s, len);
+	file[len] = '\0';
+	/* Group access is allowed (root:hotline 0640); others' is not. */
+	return secret_file_read(file, S_IRWXO, password, password_size, whybuf, whylen) == 0;
+}
+
 static bool set_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
                               size_t whylen)
 {
 	struct config_redis *r = field;
 
-	sodium_memzero(r->password, sizeof r->password);
-	r->password_file[0] = '\0';
-	if (len == 0)
-		return true;
-	if (len > o->max || len >= sizeof r->password_file)
-		return why(whybuf, whylen, "must be at most %llu bytes long, got %zu", o->max, len);
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return why(whybuf, whylen, "has a control character");
-	memcpy(r->password_file, s, len);
-	r->password_file[len] = '\0';
-	/* Group access is allowed (root:hotline 0640); others' is not. */
-	return secret_file_read(r->password_file, S_IRWXO, r->password, sizeof r->password, whybuf, whylen) == 0;
+	return read_password_file(o, s, len, r->password_file, sizeof r->password_file, r->password,
+	                          sizeof r->password, whybuf, whylen);
+}
+
+static bool set_sentinel_password_file(const struct opt *o, void *field, const char *s, size_t len, char *whybuf,
+                                       size_t whylen)
+{
+	struct config_redis *r = field;
+
+	return read_password_file(o, s, len, r->sentinel_password_file, sizeof r->sentinel_password_file,
+	                          r->sentinel_password, sizeof r->sentinel_password, whybuf, whylen);
 }
 
 /* Like user secrets: a password in the YAML would be readable by everyone
@@ -1441,6 +1464,13 @@ static bool check_redis(struct loader *ld, yaml_node_t *map, const struct config
 	if (r->user[0] && !r->password[0])
 		return fail(ld, blame(ld, map, "user", "user"),
 		            "'user' in section 'redis' needs 'password_file' (the file holding its password)");
+	if (r->sentinel_user[0] && !r->sentinel_password[0])
+		return fail(ld, blame(ld, map, "sentinel_user", "sentinel_user"),
+		            "'sentinel_user' in section 'redis' needs 'sentinel_password_file' (the file holding its "
+		            "password)");
+	if (r->sentinel_password[0] && r->n_sentinels == 0)
+		return fail(ld, blame(ld, map, "sentinel_password_file", "sentinel_password_file"),
+		            "'sentinel_password_file' in section 'redis' needs 'sentinels'");
 	if (r->reconnect_max_ms < r->reconnect_min_ms)
 		return fail(ld, blame(ld, map, "reconnect_max_ms", "reconnect_min_ms"),
 		            "'reconnect_max_ms' (%u) in section 'redis' must be >= 'reconnect_min_ms' (%u)",
@@ -1803,6 +1833,7 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	sodium_memzero(cfg->redis.password, sizeof cfg->redis.password);
+	sodium_memzero(cfg->redis.sentinel_password, sizeof cfg->redis.sentinel_password);
 	free(cfg->users);
 	free(cfg->lines);
 	free(cfg);

@@ -92,6 +92,10 @@ struct config_redis {
 	char user[CONFIG_NAME_MAX + 1];     /* "" = none */
 	char password_file[4096];           /* "" = none */
 	char password[SECRET_FILE_MAX + 1]; /* its first line; wiped by config_free */
+	/* The same for the Sentinels (requirepass or an ACL user in sentinel.conf). */
+	char sentinel_user[CONFIG_NAME_MAX + 1];
+	char sentinel_password_file[4096];
+	char sentinel_password[SECRET_FILE_MAX + 1];
 };
 
 struct config_limits {

@@ -571,5 +571,6 @@ void redis_link_free(struct redis_link *link)
 	if (link->liveness_timer)
 		event_free(link->liveness_timer);
 	sodium_memzero(link->cfg.password, sizeof(link->cfg.password));
+	sodium_memzero(link->cfg.sentinel_password, sizeof(link->cfg.sentinel_password));
 	free(link);
 }

@@ -8,6 +8,7 @@
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <sodium.h>
 
 #include "log.h"
 
@@ -106,6 +107,22 @@ static redisAsyncContext *connect_sentinel(struct sentinel *s, unsigned index, v
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	return ac;
+}
+
+/* With redis.sentinel_password_file: AUTH [user] password, pipelined
+ * ahead of the first question; on_auth sees whether it was accepted. */
+static int login(const struct sentinel *s, redisAsyncContext *ac, redisCallbackFn *on_auth)
+{
+	const struct config_redis *c = &s->cfg;
+	const char *argv[3] = {"AUTH", c->sentinel_user, c->sentinel_password};
+	size_t argvlen[3] = {4, strlen(c->sentinel_user), strlen(c->sentinel_password)};
+
+	if (!c->sentinel_password[0])
+		return REDIS_OK;
+	if (!c->sentinel_user[0])
+		return redisAsyncCommandArgv(ac, on_auth, NULL, 2, (const char *[]){"AUTH", c->sentinel_password},
+		                             (const size_t[]){4, argvlen[2]});
+	return redisAsyncCommandArgv(ac, on_auth, NULL, 3, argv, argvlen);
 }
 
 /* ---- what is known about the master ---- */
@@ -227,6 +244,16 @@ static void query_on_answer(redisAsyncContext *ac, void *reply, void *privdata)
 	deliver(q, &m);
 }
 
+static void query_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct sentinel_query *q = ac->data;
+	const redisReply *r = reply;
+
+	if (q == NULL || r == NULL || r->type != REDIS_REPLY_ERROR)
+		return; /* accepted; or detached, or dropped: query_on_disconnect follows */
+	attempt_failed(q, "login refused: %.*s", (int)r->len, r->str);
+}
+
 static void query_on_connect(const redisAsyncContext *cac, int status)
 {
 	redisAsyncContext *ac = (redisAsyncContext *)cac;
@@ -241,7 +268,8 @@ static void query_on_connect(const redisAsyncContext *cac, int status)
 		attempt_failed(q, "cannot connect: %s", ac->errstr);
 		return;
 	}
-	if (redisAsyncCommand(ac, query_on_answer, NULL, "SENTINEL get-master-addr-by-name %s",
+	if (login(q->s, ac, query_on_auth) != REDIS_OK ||
+	    redisAsyncCommand(ac, query_on_answer, NULL, "SENTINEL get-master-addr-by-name %s",
 	                      q->s->cfg.master_name) != REDIS_OK) {
 		attempt_failed(q, "%s", "cannot send the question");
 		return;
@@ -393,6 +421,19 @@ static void watch_on_master(redisAsyncContext *ac, void *reply, void *privdata)
 		log_warn("redis: cannot subscribe to +switch-master on Sentinel %s", s->w.watching);
 }
 
+static void watch_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct sentinel *s = ac->data;
+	const redisReply *r = reply;
+
+	if (s == NULL || r == NULL || r->type != REDIS_REPLY_ERROR)
+		return;
+	log_warn("redis: Sentinel %s refused the login: %.*s", s->w.watching, (int)r->len, r->str);
+	detach_free(s->w.ac);
+	s->w.ac = NULL;
+	watch_retry_later(s);
+}
+
 static void watch_on_connect(const redisAsyncContext *cac, int status)
 {
 	redisAsyncContext *ac = (redisAsyncContext *)cac;
@@ -412,7 +453,8 @@ static void watch_on_connect(const redisAsyncContext *cac, int status)
 	}
 	/* A dead Sentinel that never resets the connection is found by TCP keepalive. */
 	redisEnableKeepAlive(&ac->c);
-	if (redisAsyncCommand(ac, watch_on_master, NULL, "SENTINEL get-master-addr-by-name %s",
+	if (login(s, ac, watch_on_auth) != REDIS_OK ||
+	    redisAsyncCommand(ac, watch_on_master, NULL, "SENTINEL get-master-addr-by-name %s",
 	                      s->cfg.master_name) != REDIS_OK)
 		log_warn("redis: cannot ask Sentinel %s for the master", w->watching);
 }
@@ -506,6 +548,8 @@ void sentinel_free(struct sentinel *s)
 		query_free(q);
 	}
 	detach_free(s->w.ac);
+	sodium_memzero(s->cfg.password, sizeof(s->cfg.password));
+	sodium_memzero(s->cfg.sentinel_password, sizeof(s->cfg.sentinel_password));
 	if (s->w.retry)
 		event_free(s->w.retry);
 	if (s->w.connect_timer)

@@ -613,9 +613,12 @@ class Sentinel(Redis):
     queried like a Redis."""
 
     def __init__(self, harness, master, name="sentinel", master_name="mymaster", quorum=2,
-                 down_after_ms=1000, failover_timeout_ms=3000):
-        # A Sentinel has no ACL file: it and the tests reach it unauthenticated.
+                 down_after_ms=1000, failover_timeout_ms=3000, password=None):
+        # A Sentinel has no ACL file: it and the tests reach it
+        # unauthenticated, unless given a password (requirepass, which the
+        # Sentinels also use among themselves).
         super().__init__(harness, name=name, acl=False)
+        self.password = password
         self.master = master
         self.master_name = master_name
         self.quorum = quorum
@@ -632,7 +635,15 @@ class Sentinel(Redis):
                     f"sentinel down-after-milliseconds {m} {self.down_after_ms}\n"
                     f"sentinel failover-timeout {m} {self.failover_timeout_ms}\n"
                     f"sentinel parallel-syncs {m} 1\n")
+            if self.password:
+                f.write(f"requirepass {self.password}\nsentinel sentinel-pass {self.password}\n")
         return [REDIS_SERVER, conf, "--sentinel"]
+
+    def client(self, timeout=None):
+        c = super().client(timeout)
+        if self.password:
+            c.command("AUTH", self.password)
+        return c
 
     def master_address(self):
         """(host, port) this Sentinel names for the master, or None."""

@@ -768,6 +768,32 @@ static void test_redis_login(void)
 	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  user: \"a b\"\n" USERS,
 	           "t.yaml:4:9: ", "'user' in section 'redis' may only contain letters, digits and '_.@-'");
 
+	/* The Sentinels' login, the same way, and only with sentinels. */
+	CHECK(write_file(dir, path, sizeof path, "spw", "sentinel secret\n", 0600));
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  sentinels: [\"s:1\"]\n  master_name: m\n"
+	         "  sentinel_user: watcher\n  sentinel_password_file: \"%s\"\n" USERS, path);
+	cfg = EXPECT_OK(doc);
+	CHECK(cfg && strcmp(cfg->redis.sentinel_user, "watcher") == 0);
+	CHECK(cfg && strcmp(cfg->redis.sentinel_password, "sentinel secret") == 0);
+	CHECK(cfg && cfg->redis.password[0] == '\0');
+	config_free(cfg);
+	CHECK(chmod(path, 0604) == 0);
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  sentinels: [\"s:1\"]\n  master_name: m\n"
+	         "  sentinel_password_file: \"%s\"\n" USERS, path);
+	expect_err_at(doc, strlen(doc), "t.yaml:5:27: ", "are too open", __LINE__);
+	CHECK(chmod(path, 0600) == 0);
+	snprintf(doc, sizeof doc,
+	         "listen: [\"127.0.0.1:1\"]\nredis:\n  address: \"h:1\"\n  sentinel_password_file: \"%s\"\n" USERS,
+	         path);
+	expect_err_at(doc, strlen(doc), "t.yaml:4:27: ",
+	              "'sentinel_password_file' in section 'redis' needs 'sentinels'", __LINE__);
+	EXPECT_ERR("listen: [\"127.0.0.1:1\"]\nredis:\n  sentinels: [\"s:1\"]\n  master_name: m\n"
+	           "  sentinel_user: watcher\n" USERS,
+	           "t.yaml:5:18: ", "'sentinel_user' in section 'redis' needs 'sentinel_password_file'");
+	unlink(path);
+
 	snprintf(path, sizeof path, "%s/pw", dir);
 	unlink(path);
 	static const char *const names[] = {"empty", "blank", "ctl", "long", "max"};
