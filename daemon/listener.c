@@ -1,9 +1,5 @@
 #include "listener.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,42 +108,25 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 
 static struct listener *create(struct server *srv, const struct config_listen *cfg, struct tls *tls)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage bound;
-	socklen_t bound_len = sizeof(bound);
+	struct netaddr_error err;
 	struct listener *l;
-	char port[8];
-	int rc;
 
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
 	l->srv = srv;
 	l->tls = tls;
-	snprintf(port, sizeof(port), "%u", cfg->port);
-	rc = getaddrinfo(cfg->host, port, &hints, &ai);
-	if (rc != 0) {
-		log_error("cannot resolve listen address %s:%s: %s", cfg->host, port, gai_strerror(rc));
-		free(l);
-		return NULL;
-	}
-	l->evl = evconnlistener_new_bind(srv->base, on_accept, l,
-	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
-	                                 ai->ai_addr, (int)ai->ai_addrlen);
-	freeaddrinfo(ai);
+	l->evl = netaddr_listen(srv->base, cfg->host, cfg->port, 1024, on_accept, l, l->name, sizeof(l->name), &err);
 	if (l->evl == NULL) {
-		log_error("cannot listen on %s:%s: %s", cfg->host, port, strerror(errno));
+		if (err.resolving)
+			log_error("cannot resolve listen address %s:%u: %s", cfg->host, cfg->port, err.reason);
+		else
+			log_error("cannot listen on %s:%u: %s", cfg->host, cfg->port, err.reason);
 		free(l);
 		return NULL;
 	}
 	l->resume = evtimer_new(srv->base, on_resume, l);
 	evconnlistener_set_error_cb(l->evl, on_accept_error);
-	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&bound, &bound_len) == 0)
-		netaddr_format((struct sockaddr *)&bound, l->name, sizeof(l->name));
-	else
-		snprintf(l->name, sizeof(l->name), "%s:%s", cfg->host, port);
 	log_info("listening on %s%s", l->name, tls ? " (tls)" : "");
 	return l;
 }

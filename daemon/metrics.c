@@ -1,9 +1,6 @@
 #include "metrics.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,14 +340,10 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 
 struct metrics *metrics_new(struct server *srv, const struct config_endpoint *ep)
 {
-	struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage bound;
-	socklen_t bound_len = sizeof(bound);
+	const char *host = ep->addr.host;
+	unsigned port = ep->addr.port;
+	struct netaddr_error err;
 	struct metrics *m;
-	char port[8];
-	int rc;
 
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
@@ -358,7 +351,6 @@ struct metrics *metrics_new(struct server *srv, const struct config_endpoint *ep
 		return NULL;
 	}
 	m->srv = srv;
-	snprintf(port, sizeof(port), "%u", ep->addr.port);
 	m->http = evhttp_new(srv->base);
 	if (m->http == NULL) {
 		log_error("metrics: cannot set up the HTTP server");
@@ -374,32 +366,22 @@ struct metrics *metrics_new(struct server *srv, const struct config_endpoint *ep
 	                                        EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(m->http, on_request, m);
 
-	rc = getaddrinfo(ep->addr.host, port, &hints, &ai);
-	if (rc != 0) {
-		log_error("cannot resolve metrics listen address %s:%s: %s", ep->addr.host, port,
-		          gai_strerror(rc));
-		goto fail;
-	}
-	m->evl = evconnlistener_new_bind(srv->base, NULL, NULL,
-	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	                                 128, ai->ai_addr, (int)ai->ai_addrlen);
-	freeaddrinfo(ai);
+	m->evl = netaddr_listen(srv->base, host, port, 128, NULL, NULL, m->name, sizeof(m->name), &err);
 	if (m->evl == NULL) {
-		log_error("cannot listen for metrics on %s:%s: %s", ep->addr.host, port, strerror(errno));
+		if (err.resolving)
+			log_error("cannot resolve metrics listen address %s:%u: %s", host, port, err.reason);
+		else
+			log_error("cannot listen for metrics on %s:%u: %s", host, port, err.reason);
 		goto fail;
 	}
 	if (evhttp_bind_listener(m->http, m->evl) == NULL) {
-		log_error("metrics: cannot attach the HTTP server to %s:%s", ep->addr.host, port);
+		log_error("metrics: cannot attach the HTTP server to %s:%u", host, port);
 		evconnlistener_free(m->evl);
 		m->evl = NULL;
 		goto fail;
 	}
 	/* evhttp_bind_listener set the accept callback; the error one is ours. */
 	evconnlistener_set_error_cb(m->evl, on_accept_error);
-	if (getsockname(evconnlistener_get_fd(m->evl), (struct sockaddr *)&bound, &bound_len) == 0)
-		netaddr_format((struct sockaddr *)&bound, m->name, sizeof(m->name));
-	else
-		snprintf(m->name, sizeof(m->name), "%s:%s", ep->addr.host, port);
 	log_info("metrics on %s", m->name);
 	return m;
 fail:

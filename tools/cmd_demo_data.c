@@ -38,6 +38,9 @@
 #define MAX_CUSTOMERS 10000000UL
 #define MAX_PHONES    3
 #define MAX_ACCOUNTS  2
+/* The permutations keep phone and account numbers to 8 digits, which the
+ * compiler cannot see: buffers leave room for any "%llu" (20 digits). */
+#define ULL_DIGITS 20
 
 /* Revenue: Pareto with alpha 1.16, the shape for which the top 20% hold
  * about 80%; scale in cents.  Companies buy more. */
@@ -555,7 +558,7 @@ struct demo {
 	char name[160];
 	char phones[MAX_PHONES][48];
 	size_t n_phones;
-	char accounts[MAX_ACCOUNTS][16];
+	char accounts[MAX_ACCOUNTS][2 + ULL_DIGITS + 1]; /* "AC" and the number */
 	size_t n_accounts;
 	enum customer_tier tier;
 	const char *status, *lifecycle, *credit, *team, *type, *region, *attention, *notes;
@@ -625,7 +628,7 @@ static void format_landline(char *out, size_t len, const char *cc, const char *a
 static void make_number(const struct world *w, uint64_t u, bool landline, const char *area, char *out,
                         size_t len, struct rng *r)
 {
-	char digits[16];
+	char digits[3 + ULL_DIGITS + 1]; /* a mobile prefix ("139") and the number */
 
 	if (landline) {
 		snprintf(digits, sizeof(digits), "%08llu",

@@ -11,9 +11,11 @@ tailing connection (replies in order, pushes in between), 30 tailers on
 one XREAD connection (Redis CLIENT LIST), backpressure (a supervisor that
 never reads gets `* overflow` and resumes from its last_id; agents and a
 well-behaved supervisor are unaffected; the daemon's RSS stays bounded),
-a Redis kill -9 / restart under a live tail (AOF, appendfsync always), and
-QUEUE's exact figures for calls in each state in two queues and open
-complaints (one made overdue by seeding its due date in the past).
+a Redis kill -9 / restart under a live tail (AOF, appendfsync always), a
+Redis restart still LOADING its AOF when the daemon reconnects (slowed by
+Redis's key-load-delay), and QUEUE's exact figures for calls in each state
+in two queues and open complaints (one made overdue by seeding its due date
+in the past).
 
 Every wait is bounded; no timing is asserted except generous per-request
 deadlines."""
@@ -34,6 +36,12 @@ H = None
 P = getattr(harness, "KEY_PREFIX", "hotline:")
 KEYS = {"calls": P + "log:calls", "complaints": P + "log:complaints"}
 AOF = ("--appendonly", "yes", "--appendfsync", "always")
+# A restart that stays LOADING for about LOADING_KEYS x KEY_LOAD_DELAY_US
+# (2.5 s): Redis sleeps that long per key it loads from the AOF's RDB
+# preamble, and answers clients (-LOADING) every 1 KiB loaded meanwhile.
+LOADING_KEYS = 2500
+KEY_LOAD_DELAY_US = 1000
+SLOW_LOADING = ("--key-load-delay", str(KEY_LOAD_DELAY_US), "--loading-process-events-interval-bytes", "1024")
 STREAM_ID_RE = re.compile(r"^\d+-\d+$")
 CUSTOMERS = [("CP", "platinum"), ("CG", "gold"), ("CI", "iron"), ("CL", "lead")]
 
@@ -155,6 +163,25 @@ def log_calls(c, n_calls, tag, queue="mobile", events=("offer", "answer", "hold"
         for _ in lines:
             ids.append(harness.parse_ok_json(c.read_reply())["id"])
     return ids
+
+
+def retrying_caller(test, c, tag):
+    """A function logging one CALL on c, retried with the same request_id
+    (bounded) while Redis is in between and the daemon answers
+    `ERR unavailable`; it returns the OK body."""
+    rid = iter(range(10**6))
+
+    def logged(event, **args):
+        args["request_id"] = f"{tag}-{next(rid)}"
+        for _ in range(100):
+            reply = call(c, event, **args)
+            if reply.startswith("OK"):
+                return harness.parse_ok_json(reply)
+            test.assertErr(reply, "unavailable")
+            time.sleep(0.05)
+        test.fail(f"CALL {event} {args} never succeeded")
+
+    return logged
 
 
 def check_gapless(test, got, want, what):
@@ -977,18 +1004,7 @@ class RedisRestartTest(harness.TestCase):
         sup = self.connect_auth("super1")
         start = tail_ok(sup, "calls")["from"]
         ag = self.connect_auth("agent1")
-        rid = iter(range(10**6))
-
-        def logged(event, **args):
-            """One CALL, retried (same request_id) while Redis is in between."""
-            args["request_id"] = f"rr-{next(rid)}"
-            for _ in range(100):
-                reply = call(ag, event, **args)
-                if reply.startswith("OK"):
-                    return harness.parse_ok_json(reply)
-                self.assertErr(reply, "unavailable")
-                time.sleep(0.05)
-            self.fail(f"CALL {event} {args} never succeeded")
+        logged = retrying_caller(self, ag, "rr")
 
         for ev, extra in (("offer", {"queue": "mobile"}), ("answer", {}), ("end", {"disposition": "resolved"})):
             logged(ev, call_id="before", **extra)
@@ -1022,6 +1038,63 @@ class RedisRestartTest(harness.TestCase):
                 check_gapless(self, pushes(c, "calls"), want, f"round {round_}: {who}")
             late.close()
         self.assertEqual(tails_stats(sup)["subscribers"], 1)
+
+
+class RedisLoadingTest(harness.TestCase):
+    """The daemon reconnects to a restarted Redis that is still loading its
+    AOF: its check of where the streams end is answered -LOADING.  The tail
+    reader must go on from its own position once loading is over (it used
+    to stop until the next reconnect, and the tail got nothing more)."""
+
+    def test_tail_goes_on_after_a_reconnect_answered_loading(self):
+        redis = H.start_redis(extra_args=AOF + SLOW_LOADING)
+        self.addCleanup(redis.stop)
+        with redis.client() as r:
+            replies = r.pipeline(*[("SET", f"filler:{i}", "x") for i in range(LOADING_KEYS)])
+            self.assertEqual(set(replies), {"OK"})
+            # Into the RDB preamble, which key-load-delay slows down key by key.
+            r.command("BGREWRITEAOF")
+        harness.wait_until(lambda: aof_rewritten(redis), what="the AOF rewrite")
+        self.daemon = d = H.start_daemon(redis.address, redis={"reconnect_min_ms": 50, "reconnect_max_ms": 200,
+                                                               "command_timeout_ms": 1000})
+        self.addCleanup(d.stop)
+        sup = self.connect_auth("super1")
+        start = tail_ok(sup, "calls")["from"]
+        logged = retrying_caller(self, self.connect_auth("agent1"), "ld")
+        for ev, extra in (("offer", {"queue": "mobile"}), ("answer", {}), ("end", {"disposition": "resolved"})):
+            logged(ev, call_id="before", **extra)
+        wait_pushes(sup, "calls", 3)
+
+        mark = d.log_mark()
+        redis.stop()
+        d.wait_log(r"redis link down: tail", since=mark)
+        redis.restart()  # returns once PING is answered: loading is over
+        for ev, extra in (("offer", {"queue": "broadband"}), ("answer", {}), ("end", {"disposition": "sale"})):
+            logged(ev, call_id="after", **extra)
+
+        want = xrange_after(redis, "calls", start)
+        self.assertEqual([w["call_id"] for w in want], ["before"] * 3 + ["after"] * 3)
+        wait_pushes(sup, "calls", len(want), timeout=T(15))
+        check_gapless(self, pushes(sup, "calls"), want, "after a reconnect answered LOADING")
+        self.assertOK(sup.request("PING"))
+        # Proof that the reconnect fell in the window (without the fix the
+        # reader stops silently, and the wait above fails first).
+        self.assertIsNotNone(
+            d.find_log(r" warn tail: reading where calls ends failed: LOADING ", since=mark),
+            "the daemon did not reconnect while Redis was loading: this test missed the window\n"
+            + d.log_tail())
+
+
+def aof_rewritten(redis):
+    """True once no AOF rewrite is running or scheduled and the last one
+    succeeded (AssertionError if it failed)."""
+    with redis.client() as r:
+        info = dict(line.split(":", 1) for line in r.command("INFO", "persistence").decode().split("\r\n")
+                    if ":" in line)
+    if info["aof_rewrite_in_progress"] != "0" or info["aof_rewrite_scheduled"] != "0":
+        return False
+    assert info["aof_last_bgrewrite_status"] == "ok", info
+    return True
 
 
 if __name__ == "__main__":
