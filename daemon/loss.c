@@ -49,6 +49,9 @@ struct loss {
 	unsigned pending;    /* lookups of the current check still out */
 	unsigned found_lost; /* in the current check */
 	bool aborted;        /* the link dropped during the current check */
+	bool refused;        /* Redis refused a lookup (-LOADING after a restart, ...) */
+	struct event *recheck; /* after refusals: look again, with backoff */
+	unsigned recheck_ms;
 };
 
 /* One lookup, or one lost record being appended: which slot it is about,
@@ -61,17 +64,28 @@ struct slot_ref {
 	char id[ID_MAX];
 };
 
+static void on_recheck(evutil_socket_t fd, short what, void *arg);
+
 struct loss *loss_new(struct server *srv)
 {
 	struct loss *l = calloc(1, sizeof(*l));
 
-	if (l)
-		l->srv = srv;
+	if (l == NULL)
+		return NULL;
+	l->srv = srv;
+	l->recheck = evtimer_new(srv->base, on_recheck, l);
+	if (l->recheck == NULL) {
+		free(l);
+		return NULL;
+	}
 	return l;
 }
 
 void loss_free(struct loss *l)
 {
+	if (l == NULL)
+		return;
+	event_free(l->recheck);
 	free(l);
 }
 
@@ -232,11 +246,43 @@ static bool still_there(const struct noted *n, const redisReply *r)
 	return seq_ok && hash_ok;
 }
 
+/* Some lookups were refused: those entries are still to be looked at. */
+static void schedule_recheck(struct loss *l)
+{
+	const struct config_redis *c = &l->srv->cfg->redis;
+	struct timeval tv;
+
+	l->recheck_ms = l->recheck_ms == 0 ? c->reconnect_min_ms
+	                : l->recheck_ms * 2 > c->reconnect_max_ms ? c->reconnect_max_ms
+	                                                          : l->recheck_ms * 2;
+	/* The first of a streak is worth a warning; Redis loading a large AOF
+	 * refuses for as long as it takes. */
+	if (l->recheck_ms == c->reconnect_min_ms)
+		log_warn("log: Redis refused to look up some acknowledged entries; looking again with backoff");
+	log_debug("log: looking up the acknowledged entries again in %u ms", l->recheck_ms);
+	tv = (struct timeval){.tv_sec = l->recheck_ms / 1000, .tv_usec = (suseconds_t)(l->recheck_ms % 1000) * 1000};
+	evtimer_add(l->recheck, &tv);
+}
+
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct loss *l = arg;
+
+	if (redis_link_state(l->srv->redis) == REDIS_LINK_UP)
+		loss_check(l); /* else the next link up checks */
+}
+
 static void check_done(struct loss *l)
 {
 	if (l->aborted) {
 		log_debug("log: could not finish checking the acknowledged entries after reconnecting");
 		return;
+	}
+	if (l->refused) {
+		schedule_recheck(l);
+	} else if (l->recheck_ms) {
+		log_info("log: looked up the acknowledged entries after Redis had refused to");
+		l->recheck_ms = 0;
 	}
 	if (l->found_lost == 0)
 		log_debug("log: Redis still has all the acknowledged entries after reconnecting");
@@ -261,7 +307,10 @@ static void on_lookup(redisReply *r, void *arg)
 	if (r == NULL) {
 		l->aborted = true;
 	} else if (r->type == REDIS_REPLY_ERROR) {
-		log_warn("log: cannot look up entry %s of %s: %s", ref->id, journal_stream_name(ref->s), r->str);
+		if (!l->refused && l->recheck_ms == 0)
+			log_warn("log: cannot look up entry %s of %s: %s", ref->id, journal_stream_name(ref->s),
+			         r->str);
+		l->refused = true;
 	} else if (r->type == REDIS_REPLY_ARRAY && n && n->state == NOTED_LIVE && !still_there(n, r)) {
 		n->state = NOTED_LOST;
 		l->rings[ref->s].lost++;
@@ -281,6 +330,8 @@ void loss_check(struct loss *l)
 	l->pending = 0;
 	l->found_lost = 0;
 	l->aborted = false;
+	l->refused = false;
+	evtimer_del(l->recheck);
 	for (int s = 0; s < STREAM_COUNT; s++) {
 		char key[KEY_MAX];
 

@@ -47,6 +47,11 @@ struct tailer {
 	struct tail_sub *subs[STREAM_COUNT];
 	size_t n_subs;
 	unsigned long long pushed, overflows;
+	/* After an XREAD refused (-LOADING while Redis reads its AOF, ...):
+	 * read again later, not at once, and log the streak once. */
+	struct event *retry;
+	unsigned failures;
+	unsigned retry_ms;
 };
 
 static void stream_key(const struct tailer *t, enum journal_stream s, char *out, size_t len)
@@ -355,8 +360,31 @@ static void on_xread(redisReply *r, void *arg)
 			          st->element[1]);
 		}
 	} else if (r->type == REDIS_REPLY_ERROR) {
-		log_error("tail: XREAD failed: %.*s", (int)r->len, r->str);
+		const struct config_redis *c = &t->srv->cfg->redis;
+		struct timeval tv;
+
+		if (t->failures++ == 0) {
+			log_error("tail: XREAD failed: %.*s; reading again with backoff", (int)r->len, r->str);
+			t->retry_ms = c->reconnect_min_ms;
+		} else {
+			t->retry_ms = t->retry_ms * 2 > c->reconnect_max_ms ? c->reconnect_max_ms : t->retry_ms * 2;
+		}
+		tv = (struct timeval){.tv_sec = t->retry_ms / 1000, .tv_usec = (suseconds_t)(t->retry_ms % 1000) * 1000};
+		evtimer_add(t->retry, &tv);
+		return;
 	}
+	if (t->failures) {
+		log_info("tail: XREAD works again after %u refusals", t->failures);
+		t->failures = 0;
+	}
+	kick(t);
+	reader_loop(t);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct tailer *t = arg;
+
 	kick(t);
 	reader_loop(t);
 }
@@ -487,9 +515,12 @@ struct tailer *tailer_new(struct server *srv)
 	if (t == NULL)
 		return NULL;
 	t->srv = srv;
+	t->retry = evtimer_new(srv->base, on_retry, t);
 	t->link = redis_link_new(srv->base, &srv->cfg->redis, "tail");
-	if (t->link == NULL || (srv->sentinel && redis_link_use_sentinel(t->link, srv->sentinel) != 0)) {
+	if (t->retry == NULL || t->link == NULL || (srv->sentinel && redis_link_use_sentinel(t->link, srv->sentinel) != 0)) {
 		redis_link_free(t->link);
+		if (t->retry)
+			event_free(t->retry);
 		free(t);
 		return NULL;
 	}
@@ -507,6 +538,7 @@ void tailer_free(struct tailer *t)
 	if (t == NULL)
 		return;
 	redis_link_free(t->link);
+	event_free(t->retry);
 	free(t);
 }
 
