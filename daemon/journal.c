@@ -48,6 +48,7 @@ struct journal {
 	struct server *srv;
 	struct stream_head streams[STREAM_COUNT];
 	char sha[41]; /* of the script once Redis has it; "" = use EVAL */
+	bool loading_script; /* a SCRIPT LOAD is out */
 	unsigned generation; /* bumped on link up: stale head replies are ignored */
 
 	/* redis.wait: appended entries wait for a WAIT before they are answered */
@@ -466,6 +467,8 @@ static void wait_for_replicas(struct journal *j, struct pending *p, const char *
 	send_wait(j);
 }
 
+static void load_script(struct journal *j);
+
 static void on_append_reply(redisReply *r, void *arg)
 {
 	struct pending *p = arg;
@@ -513,6 +516,11 @@ static void on_append_reply(redisReply *r, void *arg)
 		return;
 	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && is_str(r->element[0], "ok")) {
 		res.outcome = JOURNAL_APPENDED;
+		/* Sent with EVAL: its SCRIPT LOAD failed (-LOADING just after a
+		 * restart) or the cache was lost.  Redis answers scripts again:
+		 * load it, so the next appends send its SHA, not its text. */
+		if (!j->sha[0])
+			load_script(j);
 		res.id = r->element[1]->str;
 		res.rank = r->element[2]->integer;
 		h->appended++;
@@ -569,25 +577,37 @@ static void on_script_loaded(redisReply *r, void *arg)
 {
 	struct journal *j = arg;
 
+	j->loading_script = false;
 	if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
 		memcpy(j->sha, r->str, 41);
 	else if (r)
-		log_error("journal: SCRIPT LOAD failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
-		          r->type == REDIS_REPLY_ERROR ? r->str : "");
+		log_warn("journal: SCRIPT LOAD failed: %.*s; appends use EVAL until it works",
+		         r->type == REDIS_REPLY_ERROR ? (int)r->len : 0, r->type == REDIS_REPLY_ERROR ? r->str : "");
+}
+
+/* So appends can send the script's SHA instead of its text (EVALSHA). */
+static void load_script(struct journal *j)
+{
+	const char *argv[] = {"SCRIPT", "LOAD", journal_script};
+
+	if (j->loading_script)
+		return;
+	if (redis_link_command(j->srv->redis, on_script_loaded, j, 3, argv, NULL) != 0) {
+		log_warn("journal: cannot queue SCRIPT LOAD; appends use EVAL");
+		return;
+	}
+	j->loading_script = true;
 }
 
 void journal_link_up(struct journal *j)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", journal_script};
-
 	j->generation++;
 	j->sha[0] = '\0';
 	for (int s = 0; s < STREAM_COUNT; s++) {
 		j->streams[s].known = false;
 		j->streams[s].syncing = false;
 	}
-	if (redis_link_command(j->srv->redis, on_script_loaded, j, 3, argv, NULL) != 0)
-		log_warn("journal: cannot queue SCRIPT LOAD; appends will use EVAL");
+	load_script(j);
 }
 
 void journal_submit(struct journal *j, struct journal_append *a, journal_done_fn *done, void *arg)
