@@ -219,7 +219,8 @@ static void lost_summary(json_t *ev, char *buf, size_t size)
 		if (n + 24 >= size)
 			break;
 		if (json_is_integer(seq))
-			snprintf(buf + n, size - n, "%s%" JSON_INTEGER_FORMAT, i ? "," : " ", json_integer_value(seq));
+			snprintf(buf + n, size - n, "%s%" JSON_INTEGER_FORMAT, i ? "," : " ",
+			         json_integer_value(seq));
 		else
 			snprintf(buf + n, size - n, "%s?", i ? "," : " ");
 	}

@@ -192,12 +192,13 @@ int cmd_verify(int argc, char **argv)
 		total += st->findings;
 		if (o.json)
 			continue;
-		fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s", log_stream_name(i),
-		        st->entries, st->v.last_seq, st->v.started ? st->v.last_hash : "-",
+		fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s",
+		        log_stream_name(i), st->entries, st->v.last_seq,
+		        st->v.started ? st->v.last_hash : "-",
 		        st->findings > st->lost ? "CHAIN BROKEN (see above)" : "chain intact");
 		if (st->lost)
-			fprintf(stderr, "; %" PRIu64 " acknowledged entr%s lost by Redis (see above)", st->lost,
-			        st->lost == 1 ? "y" : "ies");
+			fprintf(stderr, "; %" PRIu64 " acknowledged entr%s lost by Redis (see above)",
+			        st->lost, st->lost == 1 ? "y" : "ies");
 		fputc('\n', stderr);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -10,10 +10,10 @@
 const char *integrity_kind_name(enum integrity_kind k)
 {
 	static const char *const names[INTEGRITY_KIND_COUNT] = {
-	    [INTEGRITY_MODIFIED] = "modified",         [INTEGRITY_GAP] = "gap",
-	    [INTEGRITY_INSERTED] = "inserted",         [INTEGRITY_REORDERED] = "reordered",
-	    [INTEGRITY_OUT_OF_ORDER] = "out_of_order", [INTEGRITY_BROKEN_LINK] = "broken_link",
-	    [INTEGRITY_MALFORMED] = "malformed",       [INTEGRITY_ID_ORDER] = "id_order",
+	    [INTEGRITY_MODIFIED] = "modified",           [INTEGRITY_GAP] = "gap",
+	    [INTEGRITY_INSERTED] = "inserted",           [INTEGRITY_REORDERED] = "reordered",
+	    [INTEGRITY_OUT_OF_ORDER] = "out_of_order",   [INTEGRITY_BROKEN_LINK] = "broken_link",
+	    [INTEGRITY_MALFORMED] = "malformed",         [INTEGRITY_ID_ORDER] = "id_order",
 	    [INTEGRITY_ENTRIES_ADDED] = "entries_added", [INTEGRITY_LOST] = "lost",
 	};
 
@@ -308,16 +308,18 @@ static void lost_seq_status(const struct integrity *g, const struct integrity_st
 	if (st->first_seq == 0)
 		snprintf(out, size, "cannot be placed: the stream has no entry with a readable seq yet");
 	else if (seq < st->first_seq && g->allow_trimmed_start)
-		snprintf(out, size, "is before the first entry read: whether it is a gap or was re-used cannot be told");
+		snprintf(out, size,
+		         "is before the first entry read: whether it is a gap or was re-used cannot be told");
 	else if (seq < st->first_seq)
 		snprintf(out, size, "is a gap in the stream (never seen: the stream starts after it)");
 	else if (seq > st->high_seq)
 		snprintf(out, size, "is after every seq seen so far (the record names a seq beyond its own)");
 	else if (!in_window(st, seq))
-		snprintf(out, size,
-		         "is older than the last %u seqs this check remembers: whether it is a gap or was re-used "
-		         "cannot be told",
-		         INTEGRITY_SEEN_WINDOW);
+		snprintf(
+		    out, size,
+		    "is older than the last %u seqs this check remembers: whether it is a gap or was re-used "
+		    "cannot be told",
+		    INTEGRITY_SEEN_WINDOW);
 	else if (seen(st, seq))
 		snprintf(out, size, "was re-used by another entry: only this record shows the loss");
 	else
@@ -366,10 +368,11 @@ static void check_lost(struct integrity *g, const struct log_record *r)
 		term_clean(ts, sizeof(ts), lr.ts, 40);
 		lost_seq_status(g, st, it->seq, status, sizeof(status));
 		snprintf(text, sizeof(text),
-		         "%s (seq %" PRIu64 ", stream id %s, hash %s%s%s) was acknowledged and then lost by Redis, "
+		         "%s (seq %" PRIu64
+		         ", stream id %s, hash %s%s%s) was acknowledged and then lost by Redis, "
 		         "reported by %s on master %s at %s: seq %" PRIu64 " %s",
-		         what, it->seq, it->id, it->hash, req[0] ? ", request " : "", req, by, master, ts, it->seq,
-		         status);
+		         what, it->seq, it->id, it->hash, req[0] ? ", request " : "", req, by, master, ts,
+		         it->seq, status);
 		st->findings++;
 		st->lost++;
 		g->report(g->arg, &f);

@@ -76,7 +76,7 @@ enum integrity_pending { PENDING_NONE, PENDING_GAP, PENDING_REPEAT };
 struct integrity_stream {
 	struct chain_verifier v;
 	uint64_t entries, findings;
-	uint64_t lost; /* of the findings: entries named by lost records */
+	uint64_t lost;      /* of the findings: entries named by lost records */
 	uint64_t first_seq; /* of the first entry with a readable seq; 0 = none yet */
 	uint64_t high_seq;  /* highest seq seen */
 	uint64_t skipped;   /* seqs missing in the gaps reported after the first entry */

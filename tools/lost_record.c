@@ -86,8 +86,8 @@ static bool need_string(const struct json_member *m, const char *name, size_t it
 	if (got == 0)
 		return bad(why, why_len, "%s\"%s\" is not a string", where, name);
 	if (got < 0 || out[0] == '\0')
-		return bad(why, why_len, "%s\"%s\" is empty, longer than %zu bytes or holds a NUL", where, name,
-		           max);
+		return bad(why, why_len, "%s\"%s\" is empty, longer than %zu bytes or holds a NUL", where,
+		           name, max);
 	return true;
 }
 
@@ -135,7 +135,8 @@ static bool is_lost(const char *text, size_t len, struct json_member *m, size_t 
 		const char *key = key_of(&m[i], buf);
 
 		if (key && strcmp(key, "event") == 0)
-			return take_string(&m[i], event, sizeof(event) - 1) == 1 && strcmp(event, "lost") == 0;
+			return take_string(&m[i], event, sizeof(event) - 1) == 1 &&
+			       strcmp(event, "lost") == 0;
 	}
 	return false;
 }
@@ -158,7 +159,8 @@ static bool is_hex16(const char *s)
 	return i == LOST_HASH_LEN;
 }
 
-static bool parse_item(const struct json_member *el, size_t item, struct lost_item *it, char *why, size_t why_len)
+static bool parse_item(const struct json_member *el, size_t item, struct lost_item *it, char *why,
+                       size_t why_len)
 {
 	static const char *const names[] = {"seq", "id", "hash", "request_id", "what"};
 	const struct json_member *f[5];
@@ -171,7 +173,8 @@ static bool parse_item(const struct json_member *el, size_t item, struct lost_it
 	if (el->kind != JSON_K_OBJECT)
 		return bad(why, why_len, "item %zu is not an object", item);
 	if (json_scan_object(el->value, el->value_len, m, MAX_MEMBERS, &n, NULL) != NULL)
-		return bad(why, why_len, "item %zu is not an object", item); /* checked with the entry already */
+		return bad(why, why_len, "item %zu is not an object",
+		           item); /* checked with the entry already */
 	if (n > MAX_MEMBERS)
 		return bad(why, why_len, "item %zu has more than %d members", item, MAX_MEMBERS);
 	if (!pick(m, n, names, 5, f, item, why, why_len))
@@ -188,7 +191,8 @@ static bool parse_item(const struct json_member *el, size_t item, struct lost_it
 	if (!need_string(f[2], "hash", item, it->hash, LOST_HASH_LEN, why, why_len))
 		return false;
 	if (!is_hex16(it->hash))
-		return bad(why, why_len, "item %zu: \"hash\" is not %d lowercase hex digits", item, LOST_HASH_LEN);
+		return bad(why, why_len, "item %zu: \"hash\" is not %d lowercase hex digits", item,
+		           LOST_HASH_LEN);
 	it->request_id[0] = '\0';
 	if (f[3]) {
 		got = take_string(f[3], it->request_id, LOST_REQUEST_ID_MAX);
@@ -196,13 +200,14 @@ static bool parse_item(const struct json_member *el, size_t item, struct lost_it
 			return bad(why, why_len, "item %zu: \"request_id\" is not a string", item);
 		if (got < 0 || it->request_id[0] == '\0')
 			return bad(why, why_len,
-			           "item %zu: \"request_id\" is empty, longer than %d bytes or holds a NUL", item,
-			           LOST_REQUEST_ID_MAX);
+			           "item %zu: \"request_id\" is empty, longer than %d bytes or holds a NUL",
+			           item, LOST_REQUEST_ID_MAX);
 	}
 	return need_string(f[4], "what", item, it->what, LOST_WHAT_MAX, why, why_len);
 }
 
-enum lost_parse lost_record_parse(const char *text, size_t len, struct lost_record *lr, char *why, size_t why_len)
+enum lost_parse lost_record_parse(const char *text, size_t len, struct lost_record *lr, char *why,
+                                  size_t why_len)
 {
 	static const char *const names[] = {"ts", "reported_by", "master", "lost"};
 	const struct json_member *f[4];

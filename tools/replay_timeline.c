@@ -218,7 +218,8 @@ static int print_text(struct timeline *t, const struct log_record *r, const json
 static int print_lost(const struct log_record *r, bool *ok)
 {
 	struct lost_record lr;
-	char why[200], clean[4 * 200 + 8], ts[4 * 32 + 8], by[4 * FIELD_CHARS + 8], master[4 * FIELD_CHARS + 8];
+	char why[200], clean[4 * 200 + 8], ts[4 * 32 + 8], by[4 * FIELD_CHARS + 8],
+	    master[4 * FIELD_CHARS + 8];
 	char seqs[LOST_MAX_ITEMS * 22], count[32];
 	size_t used = 0;
 
@@ -230,7 +231,8 @@ static int print_lost(const struct log_record *r, bool *ok)
 	}
 	seqs[0] = '\0';
 	for (size_t i = 0; i < lr.n; i++)
-		used += (size_t)snprintf(seqs + used, sizeof(seqs) - used, "%s%" PRIu64, i ? "," : "", lr.item[i].seq);
+		used += (size_t)snprintf(seqs + used, sizeof(seqs) - used, "%s%" PRIu64, i ? "," : "",
+		                         lr.item[i].seq);
 	snprintf(count, sizeof(count), "%zu entr%s", lr.n, lr.n == 1 ? "y" : "ies");
 	term_clean(ts, sizeof(ts), lr.ts, 32);
 	term_clean(by, sizeof(by), lr.reported_by, FIELD_CHARS);

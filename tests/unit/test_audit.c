@@ -534,21 +534,25 @@ static void formats(void)
  * or complaint changed, no figure counted. */
 static void lost_records(void)
 {
-#define LOST_OPEN "{\"event\":\"lost\",\"ts\":\"" DAY "09:00:30.000Z\",\"reported_by\":\"hotlined:h:1\",\"master\":\"m:6379\","
+#define LOST_OPEN                                                                                            \
+	"{\"event\":\"lost\",\"ts\":\"" DAY                                                                  \
+	"09:00:30.000Z\",\"reported_by\":\"hotlined:h:1\",\"master\":\"m:6379\","
 	static const struct line with[] = {
 	    {C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
 	        "09:00:00.000Z\",\"queue\":\"q1\",\"state\":\"offered\"}"},
-	    {C, LOST_OPEN "\"lost\":[{\"seq\":2,\"id\":\"1500-0\",\"hash\":\"0123456789abcdef\",\"request_id\":\"r1\","
-	                  "\"what\":\"CALL end call:c1 by a1\"},{\"seq\":1,\"id\":\"1400-0\",\"hash\":"
-	                  "\"0123456789abcdef\",\"what\":\"CALL offer call:c0 by a1\"}]}"},
+	    {C, LOST_OPEN
+	     "\"lost\":[{\"seq\":2,\"id\":\"1500-0\",\"hash\":\"0123456789abcdef\",\"request_id\":\"r1\","
+	     "\"what\":\"CALL end call:c1 by a1\"},{\"seq\":1,\"id\":\"1400-0\",\"hash\":"
+	     "\"0123456789abcdef\",\"what\":\"CALL offer call:c0 by a1\"}]}"},
 	    {C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
 	        "09:00:05.000Z\",\"queue\":\"q1\",\"state\":\"answered\"}"},
 	    {K, LOST_OPEN "\"lost\":[{\"seq\":1,\"id\":\"1600-0\",\"hash\":\"0123456789abcdef\","
 	                  "\"what\":\"COMPLAINT open complaint:k9 by a1\"}]}"},
 	    {K, LOST_OPEN "\"lost\":[]}"}, /* malformed: integrity's, not consistency's */
-	    {C, "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
-	        "09:05:00.000Z\",\"queue\":\"q1\",\"disposition\":\"resolved\",\"csat\":5,\"state\":\"ended\","
-	        "\"leg_ms\":295000}"},
+	    {C,
+	     "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:05:00.000Z\",\"queue\":\"q1\",\"disposition\":\"resolved\",\"csat\":5,\"state\":\"ended\","
+	     "\"leg_ms\":295000}"},
 	};
 	static const struct line without[] = {with[0], with[2], with[5]};
 	struct audit a;
@@ -558,8 +562,8 @@ static void lost_records(void)
 	run(with, 6, &defaults, &x, &a);
 	CHECK(x.n == 4);
 	for (int i = 0; i < x.n; i++)
-		check_report(strcmp(x.f[i].check, "integrity") == 0, __FILE__, __LINE__, "unexpected %s/%s at %s",
-		             x.f[i].check, x.f[i].kind, x.f[i].id);
+		check_report(strcmp(x.f[i].check, "integrity") == 0, __FILE__, __LINE__,
+		             "unexpected %s/%s at %s", x.f[i].check, x.f[i].kind, x.f[i].id);
 	CHECK(x.n == 4 && strcmp(x.f[0].kind, "lost") == 0 && strcmp(x.f[0].id, "2000-0") == 0);
 	CHECK(x.n == 4 && strcmp(x.f[1].kind, "lost") == 0 && strcmp(x.f[1].id, "2000-0") == 0);
 	CHECK(x.n == 4 && strcmp(x.f[2].kind, "lost") == 0 && strcmp(x.f[2].id, "4000-0") == 0);

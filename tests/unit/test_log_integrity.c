@@ -39,7 +39,8 @@ static void collect(void *arg, const struct integrity_finding *f)
 		return;
 	snprintf(g->f[g->n].id, LOG_ID_MAX, "%s", f->id);
 	snprintf(g->f[g->n].related, LOG_ID_MAX, "%s", f->related ? f->related : "");
-	snprintf(g->f[g->n].request_id, sizeof(g->f[g->n].request_id), "%s", f->request_id ? f->request_id : "");
+	snprintf(g->f[g->n].request_id, sizeof(g->f[g->n].request_id), "%s",
+	         f->request_id ? f->request_id : "");
 	g->f[g->n].kind = f->kind;
 	g->f[g->n].from = f->missing_from;
 	g->f[g->n].to = f->missing_to;
@@ -381,9 +382,10 @@ static void build_seqs(struct rec *r, const uint64_t *seqs, int n)
  * request_id "req-<seq>"). */
 static void make_lost(struct rec *r, const uint64_t *seqs, int n)
 {
-	size_t used = (size_t)snprintf(r->entry, sizeof(r->entry),
-	                               "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\","
-	                               "\"reported_by\":\"hotlined:host1:4242\",\"master\":\"127.0.0.1:6381\",\"lost\":[");
+	size_t used = (size_t)snprintf(
+	    r->entry, sizeof(r->entry),
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\","
+	    "\"reported_by\":\"hotlined:host1:4242\",\"master\":\"127.0.0.1:6381\",\"lost\":[");
 
 	for (int i = 0; i < n; i++) {
 		char req[64] = "";
@@ -391,7 +393,8 @@ static void make_lost(struct rec *r, const uint64_t *seqs, int n)
 		if (seqs[i] % 2)
 			snprintf(req, sizeof(req), ",\"request_id\":\"req-%" PRIu64 "\"", seqs[i]);
 		used += (size_t)snprintf(r->entry + used, sizeof(r->entry) - used,
-		                         "%s{\"seq\":%" PRIu64 ",\"id\":\"50%" PRIu64 "-0\",\"hash\":\"0123456789abcdef\"%s,"
+		                         "%s{\"seq\":%" PRIu64 ",\"id\":\"50%" PRIu64
+		                         "-0\",\"hash\":\"0123456789abcdef\"%s,"
 		                         "\"what\":\"CALL offer call:c-%" PRIu64 " by agent1\"}",
 		                         i ? "," : "", seqs[i], seqs[i], req, seqs[i]);
 	}
@@ -499,15 +502,17 @@ static void lost_malformed(void)
 	struct got g;
 
 	build_seqs(r, seqs, 6);
-	snprintf(r[4].entry, sizeof(r[4].entry),
-	         "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"h\",\"master\":\"m\","
-	         "\"lost\":[{\"seq\":0,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"x\"}]}");
+	snprintf(
+	    r[4].entry, sizeof(r[4].entry),
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"h\",\"master\":\"m\","
+	    "\"lost\":[{\"seq\":0,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"x\"}]}");
 	rechain(r, 6, CHAIN_GENESIS);
 	run(r, 6, false, &g);
 	CHECK(g.n == 1);
 	EXPECT(g, 0, INTEGRITY_MALFORMED, "104-0");
-	CHECK(g.n == 1 && strcmp(g.f[0].detail, "a lost record that is not well formed: item 1: \"seq\" is not an "
-	                                        "integer >= 1") == 0);
+	CHECK(g.n == 1 &&
+	      strcmp(g.f[0].detail, "a lost record that is not well formed: item 1: \"seq\" is not an "
+	                            "integer >= 1") == 0);
 	/* its content edited: modified, and still read for what it says */
 	make_lost(&r[4], (const uint64_t[]){2}, 1);
 	run(r, 6, false, &g);

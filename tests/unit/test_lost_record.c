@@ -9,8 +9,9 @@
 
 #include "check.h"
 
-#define HEAD "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"hotlined:host1:4242\"," \
-             "\"master\":\"127.0.0.1:6381\","
+#define HEAD                                                                                                 \
+	"{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"hotlined:host1:4242\","   \
+	"\"master\":\"127.0.0.1:6381\","
 #define ITEM(seq, rest) "{\"seq\":" seq ",\"id\":\"1763860000000-0\",\"hash\":\"0123456789abcdef\"" rest "}"
 #define WHAT            ",\"what\":\"CALL offer call:c-1 by agent1\""
 
@@ -25,9 +26,12 @@ static enum lost_parse parse(const char *text)
 
 static void good(void)
 {
-	const char *text = HEAD "\"lost\":[" ITEM("101", ",\"request_id\":\"a-agent1-7\"" WHAT) ","
-	                        "{\"what\":\"COMPLAINT open complaint:K1 by agent3\",\"hash\":\"fedcba9876543210\","
-	                        "\"id\":\"1763860000001-3\",\"seq\":102,\"extra\":[1,{\"x\":2}]}]}";
+	const char *text = HEAD "\"lost\":[" ITEM(
+	    "101", ",\"request_id\":\"a-agent1-7\"" WHAT) ","
+	                                                  "{\"what\":\"COMPLAINT open complaint:K1 by "
+	                                                  "agent3\",\"hash\":\"fedcba9876543210\","
+	                                                  "\"id\":\"1763860000001-3\",\"seq\":102,\"extra\":["
+	                                                  "1,{\"x\":2}]}]}";
 
 	CHECK(lost_record_is(text, strlen(text)));
 	CHECK(parse(text) == LOST_OK);
@@ -51,7 +55,8 @@ static void escapes(void)
 {
 	/* event, a key and values escaped; whitespace between tokens */
 	const char *text =
-	    " { \"event\" : \"\\u006cost\" , \"ts\":\"2026-11-23T03:00:00Z\",\"reported\\u005fby\":\"h\\u00e9:1\","
+	    " { \"event\" : \"\\u006cost\" , "
+	    "\"ts\":\"2026-11-23T03:00:00Z\",\"reported\\u005fby\":\"h\\u00e9:1\","
 	    "\"master\":\"m\\/1\",\"lost\":[ {\"seq\":7,\"id\":\"1-0\",\"hash\":\"00000000000000ff\","
 	    "\"request_id\":\"r\\\"q\",\"what\":\"a\\nb \\ud83d\\ude00\"} ] } ";
 
@@ -70,7 +75,7 @@ static void not_lost(void)
 	    "{\"event\":\"offer\",\"call_id\":\"c-1\",\"note\":\"lost\"}", /* "lost" as a value */
 	    "{\"event\":\"offer\",\"lost\":[]}",
 	    "{\"lost\":[],\"ts\":\"2026-11-23T03:00:00Z\"}", /* no event */
-	    "{\"event\":\"lost\",\"lost\":[]",              /* not JSON */
+	    "{\"event\":\"lost\",\"lost\":[]",               /* not JSON */
 	    "[\"lost\"]",
 	    "{\"event\":\"lost2\",\"x\":\"lost\"}",
 	    "{\"event\":1,\"lost\":[]}",
@@ -89,16 +94,19 @@ static void malformed(void)
 	static const struct {
 		const char *text, *why;
 	} cases[] = {
-	    {"{\"event\":\"lost\",\"reported_by\":\"h\",\"master\":\"m\",\"lost\":[" ITEM("1", WHAT) "]}", "no \"ts\""},
-	    {"{\"event\":\"lost\",\"ts\":\"yesterday\",\"reported_by\":\"h\",\"master\":\"m\",\"lost\":[" ITEM("1", WHAT)
-	     "]}",
+	    {"{\"event\":\"lost\",\"reported_by\":\"h\",\"master\":\"m\",\"lost\":[" ITEM("1", WHAT) "]}",
+	     "no \"ts\""},
+	    {"{\"event\":\"lost\",\"ts\":\"yesterday\",\"reported_by\":\"h\",\"master\":\"m\",\"lost\":"
+	     "[" ITEM("1", WHAT) "]}",
 	     "\"ts\" is not an RFC 3339 time"},
-	    {"{\"event\":\"lost\",\"ts\":5,\"reported_by\":\"h\",\"master\":\"m\",\"lost\":[" ITEM("1", WHAT) "]}",
+	    {"{\"event\":\"lost\",\"ts\":5,\"reported_by\":\"h\",\"master\":\"m\",\"lost\":[" ITEM("1",
+	                                                                                           WHAT) "]}",
 	     "\"ts\" is not a string"},
-	    {"{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00Z\",\"master\":\"m\",\"lost\":[" ITEM("1", WHAT) "]}",
-	     "no \"reported_by\""},
-	    {"{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00Z\",\"reported_by\":\"h\",\"master\":\"\",\"lost\":[" ITEM(
+	    {"{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00Z\",\"master\":\"m\",\"lost\":[" ITEM(
 	         "1", WHAT) "]}",
+	     "no \"reported_by\""},
+	    {"{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00Z\",\"reported_by\":\"h\",\"master\":\"\","
+	     "\"lost\":[" ITEM("1", WHAT) "]}",
 	     "\"master\" is empty, longer than 128 bytes or holds a NUL"},
 	    {HEAD "\"lost\":[" ITEM("1", WHAT) "],\"master\":\"again\"}", "\"master\" appears twice"},
 	    {HEAD "\"x\":1}", "no \"lost\""},
@@ -110,7 +118,8 @@ static void malformed(void)
 	    {HEAD "\"lost\":[" ITEM("-3", WHAT) "]}", "item 1: \"seq\" is not an integer >= 1"},
 	    {HEAD "\"lost\":[" ITEM("1.5", WHAT) "]}", "item 1: \"seq\" is not an integer >= 1"},
 	    {HEAD "\"lost\":[" ITEM("\"1\"", WHAT) "]}", "item 1: \"seq\" is not an integer >= 1"},
-	    {HEAD "\"lost\":[" ITEM("99999999999999999999", WHAT) "]}", "item 1: \"seq\" is not an integer >= 1"},
+	    {HEAD "\"lost\":[" ITEM("99999999999999999999", WHAT) "]}",
+	     "item 1: \"seq\" is not an integer >= 1"},
 	    {HEAD "\"lost\":[{\"seq\":1,\"hash\":\"0123456789abcdef\"" WHAT "}]}", "item 1: no \"id\""},
 	    {HEAD "\"lost\":[{\"seq\":1,\"id\":\"c-1\",\"hash\":\"0123456789abcdef\"" WHAT "}]}",
 	     "item 1: \"id\" is not a stream id"},
@@ -125,11 +134,13 @@ static void malformed(void)
 	    {HEAD "\"lost\":[{\"seq\":1,\"id\":\"1-0\"" WHAT "}]}", "item 1: no \"hash\""},
 	    {HEAD "\"lost\":[" ITEM("1", ",\"request_id\":\"\"" WHAT) "]}",
 	     "item 1: \"request_id\" is empty, longer than 128 bytes or holds a NUL"},
-	    {HEAD "\"lost\":[" ITEM("1", ",\"request_id\":7" WHAT) "]}", "item 1: \"request_id\" is not a string"},
+	    {HEAD "\"lost\":[" ITEM("1", ",\"request_id\":7" WHAT) "]}",
+	     "item 1: \"request_id\" is not a string"},
 	    {HEAD "\"lost\":[" ITEM("1", "") "]}", "item 1: no \"what\""},
 	    {HEAD "\"lost\":[" ITEM("1", ",\"what\":\"a\\u0000b\"") "]}",
 	     "item 1: \"what\" is empty, longer than 256 bytes or holds a NUL"},
-	    {HEAD "\"lost\":[" ITEM("1", WHAT) "," ITEM("2", ",\"seq\":3" WHAT) "]}", "item 2: \"seq\" appears twice"},
+	    {HEAD "\"lost\":[" ITEM("1", WHAT) "," ITEM("2", ",\"seq\":3" WHAT) "]}",
+	     "item 2: \"seq\" appears twice"},
 	};
 	char big[8192];
 	size_t n;
@@ -155,12 +166,16 @@ static void malformed(void)
 	CHECK(parse(big) == LOST_OK && lr.n == 32 && lr.item[31].seq == 32);
 
 	/* "what" of 256 bytes is the most, also when written with escapes */
-	n = (size_t)snprintf(big, sizeof(big), HEAD "\"lost\":[{\"seq\":1,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"");
+	n = (size_t)snprintf(big, sizeof(big),
+	                     HEAD
+	                     "\"lost\":[{\"seq\":1,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"");
 	for (int i = 0; i < 256; i++)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "\\u0041");
 	snprintf(big + n, sizeof(big) - n, "\"}]}");
 	CHECK(parse(big) == LOST_OK && strlen(lr.item[0].what) == 256);
-	n = (size_t)snprintf(big, sizeof(big), HEAD "\"lost\":[{\"seq\":1,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"");
+	n = (size_t)snprintf(big, sizeof(big),
+	                     HEAD
+	                     "\"lost\":[{\"seq\":1,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"");
 	for (int i = 0; i < 257; i++)
 		big[n++] = 'w';
 	snprintf(big + n, sizeof(big) - n, "\"}]}");

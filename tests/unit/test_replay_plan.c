@@ -161,15 +161,18 @@ static void complaints(void)
  * formed or not; an entry that merely mentions "lost" still is. */
 static void lost_records(void)
 {
-	const char *lost = "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"hotlined:h:1\","
-	                   "\"master\":\"127.0.0.1:6381\",\"lost\":[{\"seq\":101,\"id\":\"1763860000000-0\",\"hash\":"
-	                   "\"0123456789abcdef\",\"request_id\":\"a-agent1-7\",\"what\":\"CALL offer call:c-1 by agent1\"}]}";
+	const char *lost =
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"hotlined:h:1\","
+	    "\"master\":\"127.0.0.1:6381\",\"lost\":[{\"seq\":101,\"id\":\"1763860000000-0\",\"hash\":"
+	    "\"0123456789abcdef\",\"request_id\":\"a-agent1-7\",\"what\":\"CALL offer call:c-1 by "
+	    "agent1\"}]}";
 
 	PLAN(LOG_CALLS, "20-0", lost, "skip lost");
 	PLAN(LOG_COMPLAINTS, "20-0", lost, "skip lost");
 	PLAN(LOG_CALLS, "20-0", "{\"event\":\"lost\",\"lost\":[]}", "skip lost");
 	PLAN(LOG_CALLS, "21-0", "{\"event\":\"answer\",\"call_id\":\"c\",\"agent\":\"a1\",\"note\":\"lost\"}",
-	     "CALL answer {\"call_id\":\"c\",\"note\":\"lost\",\"as\":\"a1\",\"request_id\":\"rp-calls-21-0\"}");
+	     "CALL answer "
+	     "{\"call_id\":\"c\",\"note\":\"lost\",\"as\":\"a1\",\"request_id\":\"rp-calls-21-0\"}");
 }
 
 static void request_ids(void)
