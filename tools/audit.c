@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lost_record.h"
+
 /* Look for calls open too long and decide first-contact windows every
  * this many records (and not more often than the tables are large, so a
  * sweep costs O(1) a record). */
@@ -111,6 +113,7 @@ static void integrity_finding(void *arg, const struct integrity_finding *i)
 	    .related = i->related,
 	    .missing_from = i->missing_from,
 	    .missing_to = i->missing_to,
+	    .request_id = i->request_id,
 	    .detail = i->detail,
 	};
 
@@ -162,6 +165,11 @@ bool audit_record(struct audit *a, const struct log_record *r)
 		a->clock_ms = r->id_ms;
 	if (r->entry == NULL)
 		return true; /* reported by the integrity check */
+	/* A lost record is no call or complaint event: the integrity check
+	 * reports what it names (or that it is malformed); it changes no call,
+	 * no complaint and no figure. */
+	if (lost_record_is(r->entry, r->entry_len))
+		return true;
 	if (r->entry_len > a->scratch_cap) {
 		char *p = realloc(a->scratch, r->entry_len);
 

@@ -35,7 +35,8 @@ struct audit_finding {
 	const char *id;                    /* the stream entry */
 	const char *object;                /* the call or complaint id, or NULL */
 	const char *related;               /* another entry involved, or NULL */
-	uint64_t missing_from, missing_to; /* integrity gap */
+	uint64_t missing_from, missing_to; /* integrity gap, lost */
+	const char *request_id;            /* integrity lost: the lost write's, or NULL */
 	const char *severity, *tier;       /* SLA findings */
 	const char *detail;
 };

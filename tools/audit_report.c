@@ -111,6 +111,8 @@ void report_finding(void *arg, const struct audit_finding *f)
 			json_object_set_new(j, "object", utf8_string(f->object));
 		if (f->related)
 			json_object_set_new(j, "related", json_string(f->related));
+		if (f->request_id)
+			json_object_set_new(j, "request_id", utf8_string(f->request_id));
 		if (f->missing_to)
 			json_object_set_new(
 			    j, "missing",

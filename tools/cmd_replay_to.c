@@ -350,6 +350,9 @@ static bool worth_sending(struct run *r, const struct log_record *rec, struct re
 	case REPLAY_SKIP_REJECTED:
 		r->n.rejected++;
 		return false;
+	case REPLAY_SKIP_LOST:
+		r->n.lost++;
+		return false;
 	case REPLAY_SKIP_UNKNOWN:
 		r->n.unknown++;
 		problem(r, rec->stream, rec->id, "event '%s' not replayed: %s", rq->event, rq->why);

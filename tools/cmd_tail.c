@@ -195,9 +195,46 @@ static void local_time(json_t *ev, char out[16])
 		snprintf(out, 16, "??:??:??");
 }
 
+static bool is_lost(json_t *ev)
+{
+	const char *e = str_field(ev, "event");
+
+	return e && strcmp(e, "lost") == 0;
+}
+
+/* A lost record (proto/LOG.md): how many entries Redis lost, their seqs,
+ * and who found it. */
+static void lost_summary(json_t *ev, char *buf, size_t size)
+{
+	const json_t *items = json_object_get(ev, "lost"), *it;
+	size_t i, n;
+
+	snprintf(buf, size, "%zu entr%s lost by Redis: seq", json_array_size(items),
+	         json_array_size(items) == 1 ? "y" : "ies");
+	json_array_foreach(items, i, it)
+	{
+		const json_t *seq = json_object_get(it, "seq");
+
+		n = strlen(buf);
+		if (n + 24 >= size)
+			break;
+		if (json_is_integer(seq))
+			snprintf(buf + n, size - n, "%s%" JSON_INTEGER_FORMAT, i ? "," : " ",
+			         json_integer_value(seq));
+		else
+			snprintf(buf + n, size - n, "%s?", i ? "," : " ");
+	}
+	add_field(buf, size, ev, "reported_by", "reported_by=", FIELD_CHARS);
+	add_field(buf, size, ev, "master", "master=", FIELD_CHARS);
+}
+
 static void summary(json_t *ev, int stream, char *buf, size_t size)
 {
 	buf[0] = '\0';
+	if (is_lost(ev)) {
+		lost_summary(ev, buf, size);
+		return;
+	}
 	if (stream == CALLS) {
 		add_field(buf, size, ev, "call_id", "", FIELD_CHARS);
 		add_field(buf, size, ev, "state", "", FIELD_CHARS);
@@ -218,7 +255,7 @@ static const char *line_colour(json_t *ev, int stream)
 {
 	const char *sev = str_field(ev, "severity");
 
-	if (sev && strcmp(sev, "critical") == 0)
+	if ((sev && strcmp(sev, "critical") == 0) || is_lost(ev))
 		return "\033[1;31m";
 	return stream == COMPLAINTS ? "\033[33m" : NULL;
 }

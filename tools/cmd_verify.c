@@ -32,7 +32,9 @@ static void print_finding(void *arg, const struct integrity_finding *f)
 
 		if (f->related)
 			json_object_set_new(j, "related", json_string(f->related));
-		if (f->kind == INTEGRITY_GAP)
+		if (f->request_id)
+			json_object_set_new(j, "request_id", json_string(f->request_id));
+		if (f->kind == INTEGRITY_GAP || f->kind == INTEGRITY_LOST)
 			json_object_set_new(
 			    j, "missing",
 			    json_pack("[I,I]", (json_int_t)f->missing_from, (json_int_t)f->missing_to));
@@ -188,11 +190,16 @@ int cmd_verify(int argc, char **argv)
 		if (!(sel.streams & LOG_STREAM_MASK(i)))
 			continue;
 		total += st->findings;
-		if (!o.json)
-			fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s\n",
-			        log_stream_name(i), st->entries, st->v.last_seq,
-			        st->v.started ? st->v.last_hash : "-",
-			        st->findings ? "CHAIN BROKEN (see above)" : "chain intact");
+		if (o.json)
+			continue;
+		fprintf(stderr, "%s: %" PRIu64 " entries, last seq %" PRIu64 ", head %s: %s",
+		        log_stream_name(i), st->entries, st->v.last_seq,
+		        st->v.started ? st->v.last_hash : "-",
+		        st->findings > st->lost ? "CHAIN BROKEN (see above)" : "chain intact");
+		if (st->lost)
+			fprintf(stderr, "; %" PRIu64 " acknowledged entr%s lost by Redis (see above)",
+			        st->lost, st->lost == 1 ? "y" : "ies");
+		fputc('\n', stderr);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, WHO ": writing the findings failed\n");

@@ -367,6 +367,65 @@ out:
 	return s.err;
 }
 
+const char *json_scan_array(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
+                            size_t *err_at)
+{
+	struct scan s = {.p = text, .start = text, .end = text + len};
+
+	*n = 0;
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '[') {
+		fail(&s, "not a JSON array");
+		goto out;
+	}
+	s.p++;
+	skip_ws(&s);
+	if (s.p < s.end && *s.p == ']') {
+		s.p++;
+	} else {
+		for (;;) {
+			struct json_member el = {0};
+			const char *from;
+
+			skip_ws(&s);
+			from = s.p;
+			if (s.p < s.end && *s.p == '"') {
+				el.kind = JSON_K_STRING;
+				if (!scan_string(&s, &el.value_escaped))
+					goto out;
+				el.value = from + 1;
+				el.value_len = (size_t)(s.p - from) - 2;
+			} else {
+				if (!scan_value(&s, 1, &el.kind))
+					goto out;
+				el.value = from;
+				el.value_len = (size_t)(s.p - from);
+			}
+			if (*n < max)
+				m[*n] = el;
+			(*n)++;
+			skip_ws(&s);
+			if (s.p < s.end && *s.p == ',') {
+				s.p++;
+				continue;
+			}
+			if (s.p < s.end && *s.p == ']') {
+				s.p++;
+				break;
+			}
+			fail(&s, "',' or ']' expected");
+			goto out;
+		}
+	}
+	skip_ws(&s);
+	if (s.p != s.end)
+		fail(&s, "text after the array");
+out:
+	if (err_at)
+		*err_at = (size_t)(s.p - s.start);
+	return s.err;
+}
+
 static size_t put_utf8(char *out, unsigned long cp)
 {
 	if (cp < 0x80) {

@@ -50,6 +50,13 @@ struct json_member {
 const char *json_scan_object(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
                              size_t *err_at);
 
+/* The same for text[0..len) being exactly one JSON array: its elements, in
+ * order, in m[0..max) (key NULL; a string's value is between the quotes,
+ * as for members).  Used on an array member's raw value, for the few
+ * entries that carry a list of objects (a lost record's "lost"). */
+const char *json_scan_array(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
+                            size_t *err_at);
+
 /* Decode the raw body of a string that json_scan_object accepted into out,
  * which may be raw itself (decoding never makes it longer).  Returns the
  * decoded length; \u0000 decodes to a NUL byte. */

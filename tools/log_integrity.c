@@ -4,14 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lost_record.h"
+#include "term_text.h"
+
 const char *integrity_kind_name(enum integrity_kind k)
 {
 	static const char *const names[INTEGRITY_KIND_COUNT] = {
-	    [INTEGRITY_MODIFIED] = "modified",         [INTEGRITY_GAP] = "gap",
-	    [INTEGRITY_INSERTED] = "inserted",         [INTEGRITY_REORDERED] = "reordered",
-	    [INTEGRITY_OUT_OF_ORDER] = "out_of_order", [INTEGRITY_BROKEN_LINK] = "broken_link",
-	    [INTEGRITY_MALFORMED] = "malformed",       [INTEGRITY_ID_ORDER] = "id_order",
-	    [INTEGRITY_ENTRIES_ADDED] = "entries_added",
+	    [INTEGRITY_MODIFIED] = "modified",           [INTEGRITY_GAP] = "gap",
+	    [INTEGRITY_INSERTED] = "inserted",           [INTEGRITY_REORDERED] = "reordered",
+	    [INTEGRITY_OUT_OF_ORDER] = "out_of_order",   [INTEGRITY_BROKEN_LINK] = "broken_link",
+	    [INTEGRITY_MALFORMED] = "malformed",         [INTEGRITY_ID_ORDER] = "id_order",
+	    [INTEGRITY_ENTRIES_ADDED] = "entries_added", [INTEGRITY_LOST] = "lost",
 	};
 
 	return (unsigned)k < INTEGRITY_KIND_COUNT ? names[k] : "unknown";
@@ -250,7 +253,8 @@ static void remember_id(struct integrity_stream *st, const struct log_record *r)
 	st->last_id_n = r->id_n;
 }
 
-void integrity_check(struct integrity *g, const struct log_record *r)
+/* The chain and seq checks of one entry. */
+static void check_chain(struct integrity *g, const struct log_record *r)
 {
 	struct integrity_stream *st = &g->s[r->stream];
 	char chain_detail[256], was_hash[CHAIN_HEX_LEN + 1], detail[300];
@@ -292,6 +296,94 @@ void integrity_check(struct integrity *g, const struct log_record *r)
 		classify(g, r, p, seq, was_started, was_seq, was_hash, chain_detail);
 	mark_seen(st, seq);
 	memcpy(st->anchor_id, r->id, sizeof(st->anchor_id));
+}
+
+/* ---- lost records ---- */
+
+/* Where a lost entry's seq stands in the stream read so far (the record's
+ * own seq included). */
+static void lost_seq_status(const struct integrity *g, const struct integrity_stream *st, uint64_t seq,
+                            char *out, size_t size)
+{
+	if (st->first_seq == 0)
+		snprintf(out, size, "cannot be placed: the stream has no entry with a readable seq yet");
+	else if (seq < st->first_seq && g->allow_trimmed_start)
+		snprintf(out, size,
+		         "is before the first entry read: whether it is a gap or was re-used cannot be told");
+	else if (seq < st->first_seq)
+		snprintf(out, size, "is a gap in the stream (never seen: the stream starts after it)");
+	else if (seq > st->high_seq)
+		snprintf(out, size, "is after every seq seen so far (the record names a seq beyond its own)");
+	else if (!in_window(st, seq))
+		snprintf(
+		    out, size,
+		    "is older than the last %u seqs this check remembers: whether it is a gap or was re-used "
+		    "cannot be told",
+		    INTEGRITY_SEEN_WINDOW);
+	else if (seen(st, seq))
+		snprintf(out, size, "was re-used by another entry: only this record shows the loss");
+	else
+		snprintf(out, size, "is a gap in the stream (never seen)");
+}
+
+/* A lost record: one finding per entry it names.  Looked at after the
+ * entry's own checks, so its seq and a gap it opens are known: an item in
+ * that gap is "never seen", whether the gap is still held back or not. */
+static void check_lost(struct integrity *g, const struct log_record *r)
+{
+	struct integrity_stream *st = &g->s[r->stream];
+	struct lost_record lr;
+	char why[200], detail[300];
+
+	switch (lost_record_parse(r->entry, r->entry_len, &lr, why, sizeof(why))) {
+	case LOST_NOT:
+		return;
+	case LOST_MALFORMED:
+		snprintf(detail, sizeof(detail), "a lost record that is not well formed: %s", why);
+		report(g, r->stream, INTEGRITY_MALFORMED, r->id, NULL, 0, 0, detail);
+		return;
+	case LOST_OK:
+		break;
+	}
+	for (size_t i = 0; i < lr.n; i++) {
+		const struct lost_item *it = &lr.item[i];
+		char what[4 * 120 + 8], req[4 * 64 + 8], by[4 * 64 + 8], master[4 * 64 + 8], ts[4 * 40 + 8];
+		char status[160], text[2048];
+		struct integrity_finding f = {
+		    .stream = r->stream,
+		    .kind = INTEGRITY_LOST,
+		    .id = r->id,
+		    .related = it->id,
+		    .missing_from = it->seq,
+		    .missing_to = it->seq,
+		    .request_id = it->request_id[0] ? it->request_id : NULL,
+		    .detail = text,
+		};
+
+		/* Text from the log goes to terminals: no control characters. */
+		term_clean(what, sizeof(what), it->what, 120);
+		term_clean(req, sizeof(req), it->request_id, 64);
+		term_clean(by, sizeof(by), lr.reported_by, 64);
+		term_clean(master, sizeof(master), lr.master, 64);
+		term_clean(ts, sizeof(ts), lr.ts, 40);
+		lost_seq_status(g, st, it->seq, status, sizeof(status));
+		snprintf(text, sizeof(text),
+		         "%s (seq %" PRIu64
+		         ", stream id %s, hash %s%s%s) was acknowledged and then lost by Redis, "
+		         "reported by %s on master %s at %s: seq %" PRIu64 " %s",
+		         what, it->seq, it->id, it->hash, req[0] ? ", request " : "", req, by, master, ts,
+		         it->seq, status);
+		st->findings++;
+		st->lost++;
+		g->report(g->arg, &f);
+	}
+}
+
+void integrity_check(struct integrity *g, const struct log_record *r)
+{
+	check_chain(g, r);
+	if (r->entry)
+		check_lost(g, r);
 }
 
 void integrity_finish(struct integrity *g)

@@ -19,7 +19,14 @@
  *   broken_link  prev is not the previous entry's hash;
  *   malformed    a chain field missing or not of the right form;
  *   id_order     stream ids do not increase (only an edited export file
- *                can do that; Redis refuses it).
+ *                can do that; Redis refuses it);
+ *   lost         an entry a daemon had acknowledged and Redis then lost,
+ *                one finding per item of a lost record (lost_record.h),
+ *                blamed on the record, with the lost entry's seq and
+ *                stream id: whether its seq is a gap in the stream or was
+ *                re-used by another entry (then only the record shows
+ *                the loss).  A lost record that is not well formed is
+ *                malformed.
  *
  * To tell reordering and insertion from deletion it remembers which of the
  * last INTEGRITY_SEEN_WINDOW seqs it has seen (a bitmap, 8 KiB a stream),
@@ -48,6 +55,7 @@ enum integrity_kind {
 	INTEGRITY_MALFORMED,
 	INTEGRITY_ID_ORDER,
 	INTEGRITY_ENTRIES_ADDED,
+	INTEGRITY_LOST,
 	INTEGRITY_KIND_COUNT
 };
 
@@ -56,7 +64,8 @@ struct integrity_finding {
 	enum integrity_kind kind;
 	const char *id;                    /* the entry blamed */
 	const char *related;               /* another entry involved, or NULL */
-	uint64_t missing_from, missing_to; /* gap: the seqs missing (inclusive) */
+	uint64_t missing_from, missing_to; /* gap, lost: the seqs missing (inclusive) */
+	const char *request_id;            /* lost: the lost write's request_id, or NULL */
 	const char *detail;                /* one sentence */
 };
 
@@ -67,6 +76,7 @@ enum integrity_pending { PENDING_NONE, PENDING_GAP, PENDING_REPEAT };
 struct integrity_stream {
 	struct chain_verifier v;
 	uint64_t entries, findings;
+	uint64_t lost;      /* of the findings: entries named by lost records */
 	uint64_t first_seq; /* of the first entry with a readable seq; 0 = none yet */
 	uint64_t high_seq;  /* highest seq seen */
 	uint64_t skipped;   /* seqs missing in the gaps reported after the first entry */

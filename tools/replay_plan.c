@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lifecycle.h"
+#include "lost_record.h"
 
 /* The request fields each event's entry carries back (PROTOCOL.md, CALL
  * and COMPLAINT).  Everything else in an entry (state, ts, tier, due,
@@ -97,6 +98,13 @@ void replay_plan(enum log_stream stream, const char *id, const char *entry_text,
 
 	memset(rq, 0, sizeof(*rq));
 	rq->stream = stream;
+	/* A daemon's note that Redis lost entries: not a request's, and the
+	 * target's own log has its own losses (or none). */
+	if (entry_text && lost_record_is(entry_text, entry_len)) {
+		rq->verdict = REPLAY_SKIP_LOST;
+		snprintf(rq->event, sizeof(rq->event), "lost");
+		return;
+	}
 	entry = entry_text ? json_loadb(entry_text, entry_len, 0, NULL) : NULL;
 	if (!json_is_object(entry)) {
 		malformed(rq, entry_text ? "the entry is not a JSON object" : "the entry field is missing");

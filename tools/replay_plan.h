@@ -24,6 +24,7 @@
 enum replay_verdict {
 	REPLAY_SEND,           /* send the request */
 	REPLAY_SKIP_REJECTED,  /* a spooled write the rules refused when it was logged: it changed nothing */
+	REPLAY_SKIP_LOST,      /* a lost record (lost_record.h): no request produced it, it changed nothing */
 	REPLAY_SKIP_UNKNOWN,   /* an event no request produces */
 	REPLAY_SKIP_MALFORMED, /* not an entry a daemon writes (why says what is wrong) */
 };

@@ -33,6 +33,7 @@
 #include "cli_target.h"
 #include "journal_ops.h"
 #include "keys.h"
+#include "lost_record.h"
 #include "projection.h"
 #include "replay.h"
 
@@ -407,6 +408,10 @@ static bool add_record(struct rebuild *b, const struct log_record *r)
 
 		snprintf(bare.id, sizeof(bare.id), "%s", r->id);
 		finding(b, &bare, "the stream entry has no 'entry' field");
+		return true;
+	}
+	if (lost_record_is(r->entry, r->entry_len)) {
+		b->unchanged++; /* a daemon's note of entries Redis lost: projects nothing */
 		return true;
 	}
 	it->stream = r->stream;

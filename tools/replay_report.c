@@ -39,9 +39,11 @@ void replay_report_text(FILE *out, const struct replay_counts *n, const struct r
 			fprintf(out, "%s%s %llu", shown++ ? ", " : " (", codes[i], n->by_code[i]);
 	if (n->other_errors)
 		fprintf(out, "%sother %llu", shown++ ? ", " : " (", n->other_errors);
-	fprintf(out, "%s\nnot replayed: %llu rejected when logged, %llu of complaints whose open was not replayed, "
-	        "%llu of unknown events, %llu malformed",
-	        shown ? ")" : "", n->rejected, n->unmapped, n->unknown, n->malformed);
+	fprintf(
+	    out,
+	    "%s\nnot replayed: %llu rejected when logged, %llu lost records, %llu of complaints whose open "
+	    "was not replayed, %llu of unknown events, %llu malformed",
+	    shown ? ")" : "", n->rejected, n->lost, n->unmapped, n->unknown, n->malformed);
 	if (ctx->call)
 		fprintf(out, ", %llu not about call %s", n->not_selected, ctx->call);
 	fprintf(out, "\n");
@@ -62,13 +64,15 @@ void replay_report_json(FILE *out, const struct replay_counts *n, const struct r
 			json_object_set_new(errs, codes[i], json_integer((json_int_t)n->by_code[i]));
 	if (n->other_errors)
 		json_object_set_new(errs, "other", json_integer((json_int_t)n->other_errors));
-	report = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:b}", "to", ctx->to, "read",
-	                   (json_int_t)n->read, "sent", (json_int_t)n->sent, "ok", (json_int_t)n->ok, "duplicate",
-	                   (json_int_t)n->duplicate, "errors", (json_int_t)n->errors, "errors_by_code", errs, "skipped",
-	                   "rejected", (json_int_t)n->rejected, "unmapped", (json_int_t)n->unmapped, "unknown_event",
-	                   (json_int_t)n->unknown, "malformed", (json_int_t)n->malformed, "not_selected",
-	                   (json_int_t)n->not_selected, "complaints_opened", (json_int_t)n->opened,
-	                   "complaints_forgotten", (json_int_t)n->forgotten, "complete", ctx->complete);
+	report =
+	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:b}", "to", ctx->to,
+	              "read", (json_int_t)n->read, "sent", (json_int_t)n->sent, "ok", (json_int_t)n->ok,
+	              "duplicate", (json_int_t)n->duplicate, "errors", (json_int_t)n->errors,
+	              "errors_by_code", errs, "skipped", "rejected", (json_int_t)n->rejected, "lost",
+	              (json_int_t)n->lost, "unmapped", (json_int_t)n->unmapped, "unknown_event",
+	              (json_int_t)n->unknown, "malformed", (json_int_t)n->malformed, "not_selected",
+	              (json_int_t)n->not_selected, "complaints_opened", (json_int_t)n->opened,
+	              "complaints_forgotten", (json_int_t)n->forgotten, "complete", ctx->complete);
 	text = report ? json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	fprintf(out, "%s\n", text ? text : "{}");
 	free(text);

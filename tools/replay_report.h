@@ -13,7 +13,8 @@ struct replay_counts {
 	unsigned long long read, sent, ok, duplicate;
 	unsigned long long errors, by_code[REPLAY_N_CODES], other_errors;
 	/* not sent: */
-	unsigned long long rejected, unmapped, unknown, malformed, not_selected;
+	unsigned long long rejected, lost, unmapped, unknown, malformed,
+	    not_selected;                     /* lost: lost records */
 	unsigned long long opened, forgotten; /* complaints */
 };
 

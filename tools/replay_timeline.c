@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "cli_target.h"
 #include "id_map.h"
+#include "lost_record.h"
 #include "replay.h"
 #include "term_text.h"
 
@@ -80,7 +81,9 @@ static bool selected(struct timeline *t, const struct log_record *r, const json_
 
 	if (!o->call && !o->customer && !o->complaint)
 		return true;
-	if (entry == NULL || !record_key(r->stream, entry, key))
+	/* A lost record belongs to no call, customer or complaint. */
+	if (entry == NULL || (r->entry && lost_record_is(r->entry, r->entry_len)) ||
+	    !record_key(r->stream, entry, key))
 		return false;
 	if (o->complaint)
 		return r->stream == LOG_COMPLAINTS && strcmp(key + 2, o->complaint) == 0;
@@ -210,6 +213,34 @@ static int print_text(struct timeline *t, const struct log_record *r, const json
 	              agent, chg, more);
 }
 
+/* A lost record in one line: how many entries, which seqs, reported by
+ * whom.  false in *ok when it is not well formed (the line says why). */
+static int print_lost(const struct log_record *r, bool *ok)
+{
+	struct lost_record lr;
+	char why[200], clean[4 * 200 + 8], ts[4 * 32 + 8], by[4 * FIELD_CHARS + 8],
+	    master[4 * FIELD_CHARS + 8];
+	char seqs[LOST_MAX_ITEMS * 22], count[32];
+	size_t used = 0;
+
+	*ok = lost_record_parse(r->entry, r->entry_len, &lr, why, sizeof(why)) == LOST_OK;
+	if (!*ok) {
+		term_clean(clean, sizeof(clean), why, 200);
+		return printf("%-24s %-10s %-9s %-22s %-10s %-28s not well formed: %s\n", r->id,
+		              log_stream_name(r->stream), "lost", "?", "-", "(no change)", clean);
+	}
+	seqs[0] = '\0';
+	for (size_t i = 0; i < lr.n; i++)
+		used += (size_t)snprintf(seqs + used, sizeof(seqs) - used, "%s%" PRIu64, i ? "," : "",
+		                         lr.item[i].seq);
+	snprintf(count, sizeof(count), "%zu entr%s", lr.n, lr.n == 1 ? "y" : "ies");
+	term_clean(ts, sizeof(ts), lr.ts, 32);
+	term_clean(by, sizeof(by), lr.reported_by, FIELD_CHARS);
+	term_clean(master, sizeof(master), lr.master, FIELD_CHARS);
+	return printf("%-24s %-10s %-9s %-22s %-10s %-28s seq=%s reported_by=%s master=%s\n", ts,
+	              log_stream_name(r->stream), "lost", count, "-", "(no change)", seqs, by, master);
+}
+
 /* The record as an export line (proto/LOG.md): every field as stored. */
 static int print_json(const struct log_record *r)
 {
@@ -300,7 +331,19 @@ static int show(struct timeline *t)
 			fprintf(stderr, WHO ": %s %s: the entry is not a JSON object\n",
 			        log_stream_name(r.stream), r.id);
 		} else if (selected(t, &r, e)) {
-			printed = t->o->json ? print_json(&r) : print_text(t, &r, e);
+			bool well_formed = true;
+
+			if (t->o->json)
+				printed = print_json(&r);
+			else if (lost_record_is(r.entry, r.entry_len))
+				printed = print_lost(&r, &well_formed);
+			else
+				printed = print_text(t, &r, e);
+			if (!well_formed) {
+				t->unreadable++;
+				fprintf(stderr, WHO ": %s %s: a lost record that is not well formed\n",
+				        log_stream_name(r.stream), r.id);
+			}
 			if (printed == 0) {
 				t->unreadable++;
 				fprintf(stderr, WHO ": %s %s: a field is not UTF-8 text\n",

@@ -7,7 +7,8 @@
  * than its raw text, and escaping the decoded bytes gives JSON that scans and decodes back to
  * exactly them; the entry reader never reads outside the text or its scratch; an export line
  * built from the input as a stored field scans, and gives the field back exactly when it says
- * it is exact.
+ * it is exact; the array scanner accepts every array jansson accepts; the lost record reader
+ * (tools/lost_record.c) agrees with its own "is it one?" and fills only what it says it read.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include "export_format.h"
 #include "fuzz_util.h"
 #include "json_text.h"
+#include "lost_record.h"
 
 #define MAX_MEMBERS 16
 
@@ -70,6 +72,25 @@ static void export_line(const uint8_t *data, size_t size)
 	text_buf_free(&b);
 }
 
+/* The lost record reader on the text: "is it one" and the parse agree, and
+ * what a good record holds is within its bounds. */
+static void lost_record(const char *text, size_t size)
+{
+	static struct lost_record lr;
+	char why[200] = "";
+	enum lost_parse got = lost_record_parse(text, size, &lr, why, sizeof(why));
+
+	FUZZ_CHECK((got == LOST_NOT) == !lost_record_is(text, size));
+	if (got == LOST_MALFORMED)
+		FUZZ_CHECK(why[0] != '\0');
+	if (got != LOST_OK)
+		return;
+	FUZZ_CHECK(lr.n >= 1 && lr.n <= LOST_MAX_ITEMS && lr.reported_by[0] && lr.master[0]);
+	for (size_t i = 0; i < lr.n; i++)
+		FUZZ_CHECK(lr.item[i].seq >= 1 && strlen(lr.item[i].hash) == LOST_HASH_LEN &&
+		           lr.item[i].what[0] && strlen(lr.item[i].id) < LOG_ID_MAX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -80,9 +101,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n, at;
 	char why[200], *scratch;
 	const char *err = json_scan_object(text, size, m, MAX_MEMBERS, &n, &at);
-	json_t *j = json_loadb(text, size, JSON_ALLOW_NUL, NULL);
+	json_t *j = json_loadb(text, size, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+	struct json_member elements[MAX_MEMBERS];
+	size_t array_at, array_n;
+	const char *array_err = json_scan_array(text, size, elements, MAX_MEMBERS, &array_n, &array_at);
 
-	FUZZ_CHECK(at <= size);
+	FUZZ_CHECK(at <= size && array_at <= size);
+	if (j && json_is_array(j) && !(array_err && strcmp(array_err, "nested too deeply") == 0) &&
+	    memchr(text, '\0', size) == NULL)
+		FUZZ_CHECK(array_err == NULL);
 	/* Whatever jansson accepts, the scanner accepts -- except input with a
 	 * raw NUL byte, which jansson takes in places JSON does not allow it
 	 * (found by fuzzing: {"a":true<NUL>,"b":1}); the log never holds one
@@ -113,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!audit_entry_parse((enum log_stream)st, text, size, scratch, &e, why, sizeof(why)))
 			FUZZ_CHECK(why[0] != '\0');
 	free(scratch);
+	lost_record(text, size);
 	export_line(data, size);
 	return 0;
 }

@@ -530,6 +530,59 @@ static void formats(void)
 	text_buf_free(&b);
 }
 
+/* Lost records are integrity findings only: never malformed_entry, no call
+ * or complaint changed, no figure counted. */
+static void lost_records(void)
+{
+#define LOST_OPEN                                                                                            \
+	"{\"event\":\"lost\",\"ts\":\"" DAY                                                                  \
+	"09:00:30.000Z\",\"reported_by\":\"hotlined:h:1\",\"master\":\"m:6379\","
+	static const struct line with[] = {
+	    {C, "{\"event\":\"offer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:00.000Z\",\"queue\":\"q1\",\"state\":\"offered\"}"},
+	    {C, LOST_OPEN
+	     "\"lost\":[{\"seq\":2,\"id\":\"1500-0\",\"hash\":\"0123456789abcdef\",\"request_id\":\"r1\","
+	     "\"what\":\"CALL end call:c1 by a1\"},{\"seq\":1,\"id\":\"1400-0\",\"hash\":"
+	     "\"0123456789abcdef\",\"what\":\"CALL offer call:c0 by a1\"}]}"},
+	    {C, "{\"event\":\"answer\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	        "09:00:05.000Z\",\"queue\":\"q1\",\"state\":\"answered\"}"},
+	    {K, LOST_OPEN "\"lost\":[{\"seq\":1,\"id\":\"1600-0\",\"hash\":\"0123456789abcdef\","
+	                  "\"what\":\"COMPLAINT open complaint:k9 by a1\"}]}"},
+	    {K, LOST_OPEN "\"lost\":[]}"}, /* malformed: integrity's, not consistency's */
+	    {C,
+	     "{\"event\":\"end\",\"call_id\":\"c1\",\"agent\":\"a1\",\"role\":\"agent\",\"ts\":\"" DAY
+	     "09:05:00.000Z\",\"queue\":\"q1\",\"disposition\":\"resolved\",\"csat\":5,\"state\":\"ended\","
+	     "\"leg_ms\":295000}"},
+	};
+	static const struct line without[] = {with[0], with[2], with[5]};
+	struct audit a;
+	struct found x;
+	json_t *fig_with, *fig_without;
+
+	run(with, 6, &defaults, &x, &a);
+	CHECK(x.n == 4);
+	for (int i = 0; i < x.n; i++)
+		check_report(strcmp(x.f[i].check, "integrity") == 0, __FILE__, __LINE__,
+		             "unexpected %s/%s at %s", x.f[i].check, x.f[i].kind, x.f[i].id);
+	CHECK(x.n == 4 && strcmp(x.f[0].kind, "lost") == 0 && strcmp(x.f[0].id, "2000-0") == 0);
+	CHECK(x.n == 4 && strcmp(x.f[1].kind, "lost") == 0 && strcmp(x.f[1].id, "2000-0") == 0);
+	CHECK(x.n == 4 && strcmp(x.f[2].kind, "lost") == 0 && strcmp(x.f[2].id, "4000-0") == 0);
+	CHECK(x.n == 4 && strcmp(x.f[3].kind, "malformed") == 0 && strcmp(x.f[3].id, "5000-0") == 0);
+	CHECK(a.entries[C] == 4 && a.entries[K] == 2);
+	CHECK(a.calls.count == 0 && a.complaints.count == 0);
+	fig_with = figures_json(&a.fig);
+	audit_free(&a);
+	run(without, 3, &defaults, &x, &a);
+	CHECK(x.n == 0);
+	fig_without = figures_json(&a.fig);
+	audit_free(&a);
+	CHECK(fig_with && fig_without && json_equal(fig_with, fig_without));
+	CHECK(num(fig_with, "calls.offered") == 1 && num(fig_with, "complaints.opened") == 0);
+	json_decref(fig_with);
+	json_decref(fig_without);
+#undef LOST_OPEN
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -542,5 +595,6 @@ int main(void)
 	mid_log();
 	first_contact();
 	formats();
+	lost_records();
 	return check_summary("audit");
 }

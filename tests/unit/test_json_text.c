@@ -181,6 +181,26 @@ static void round_trip(void)
 	text_buf_free(&b);
 }
 
+static void arrays(void)
+{
+	const char *text = " [ {\"seq\":1,\"id\":\"1-0\"} , \"a\\nb\", 7, [], null ] ";
+	const char *bad[] = {"", "{}", "[", "[1,]", "[1 2]", "[1] x", "[\"a]", "[{\"a\"}]", "[,]"};
+	struct json_member m[3];
+	size_t n, at;
+
+	CHECK(json_scan_array(text, strlen(text), m, 3, &n, &at) == NULL);
+	CHECK(n == 5); /* counted beyond max, stored up to it */
+	CHECK(m[0].kind == JSON_K_OBJECT && m[0].key == NULL && m[0].value_len == 20 &&
+	      memcmp(m[0].value, "{\"seq\":1,\"id\":\"1-0\"}", 20) == 0);
+	CHECK(m[1].kind == JSON_K_STRING && m[1].value_escaped && m[1].value_len == 4 &&
+	      memcmp(m[1].value, "a\\nb", 4) == 0);
+	CHECK(m[2].kind == JSON_K_NUMBER && m[2].value_len == 1 && m[2].value[0] == '7');
+	CHECK(json_scan_array("[]", 2, m, 3, &n, &at) == NULL && n == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(json_scan_array(bad[i], strlen(bad[i]), m, 3, &n, &at) != NULL);
+	CHECK(json_scan_array("[1,]", 4, m, 3, &n, &at) != NULL && at == 3);
+}
+
 int main(void)
 {
 	members();
@@ -188,5 +208,6 @@ int main(void)
 	unescaping();
 	integers();
 	round_trip();
+	arrays();
 	return check_summary("json_text");
 }

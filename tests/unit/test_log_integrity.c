@@ -4,6 +4,7 @@
  * told from deletion; the two streams keep separate chains. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chain.h"
@@ -15,7 +16,7 @@
 
 struct rec {
 	char id[LOG_ID_MAX];
-	char seq[24], prev[CHAIN_HEX_LEN + 1], hash[CHAIN_HEX_LEN + 1], entry[64];
+	char seq[24], prev[CHAIN_HEX_LEN + 1], hash[CHAIN_HEX_LEN + 1], entry[1024];
 	enum log_stream stream;
 	bool drop_prev;
 };
@@ -23,10 +24,10 @@ struct rec {
 struct got {
 	int n;
 	struct {
-		char id[LOG_ID_MAX], related[LOG_ID_MAX];
+		char id[LOG_ID_MAX], related[LOG_ID_MAX], request_id[80];
 		enum integrity_kind kind;
 		uint64_t from, to;
-		char detail[300];
+		char detail[1000];
 	} f[MAX];
 };
 
@@ -38,6 +39,8 @@ static void collect(void *arg, const struct integrity_finding *f)
 		return;
 	snprintf(g->f[g->n].id, LOG_ID_MAX, "%s", f->id);
 	snprintf(g->f[g->n].related, LOG_ID_MAX, "%s", f->related ? f->related : "");
+	snprintf(g->f[g->n].request_id, sizeof(g->f[g->n].request_id), "%s",
+	         f->request_id ? f->request_id : "");
 	g->f[g->n].kind = f->kind;
 	g->f[g->n].from = f->missing_from;
 	g->f[g->n].to = f->missing_to;
@@ -346,6 +349,206 @@ static void entries_added(void)
 	EXPECT(g, 1, INTEGRITY_ENTRIES_ADDED, "109-0");
 }
 
+/* ---- lost records ---- */
+
+/* Entries with these seqs, chained as a daemon chains them (prev is the
+ * hash of the entry before it in the stream, whatever its seq), ids
+ * 100-0, 101-0, ...  first_prev is the hash before the first one. */
+static void rechain(struct rec *r, int n, const char *first_prev)
+{
+	char prev[CHAIN_HEX_LEN + 1];
+
+	memcpy(prev, first_prev, sizeof(prev));
+	for (int i = 0; i < n; i++) {
+		memcpy(r[i].prev, prev, sizeof(prev));
+		chain_hash(prev, strtoull(r[i].seq, NULL, 10), r[i].entry, strlen(r[i].entry), r[i].hash);
+		memcpy(prev, r[i].hash, sizeof(prev));
+	}
+}
+
+static void build_seqs(struct rec *r, const uint64_t *seqs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].stream = LOG_CALLS;
+		snprintf(r[i].id, LOG_ID_MAX, "%d-0", 100 + i);
+		snprintf(r[i].seq, sizeof(r[i].seq), "%" PRIu64, seqs[i]);
+		snprintf(r[i].entry, sizeof(r[i].entry), "{\"event\":\"offer\",\"n\":%d}", i + 1);
+	}
+	rechain(r, n, CHAIN_GENESIS);
+}
+
+/* Make r a lost record naming these seqs (ids 50<seq>-0; odd seqs had a
+ * request_id "req-<seq>"). */
+static void make_lost(struct rec *r, const uint64_t *seqs, int n)
+{
+	size_t used = (size_t)snprintf(
+	    r->entry, sizeof(r->entry),
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\","
+	    "\"reported_by\":\"hotlined:host1:4242\",\"master\":\"127.0.0.1:6381\",\"lost\":[");
+
+	for (int i = 0; i < n; i++) {
+		char req[64] = "";
+
+		if (seqs[i] % 2)
+			snprintf(req, sizeof(req), ",\"request_id\":\"req-%" PRIu64 "\"", seqs[i]);
+		used += (size_t)snprintf(r->entry + used, sizeof(r->entry) - used,
+		                         "%s{\"seq\":%" PRIu64 ",\"id\":\"50%" PRIu64
+		                         "-0\",\"hash\":\"0123456789abcdef\"%s,"
+		                         "\"what\":\"CALL offer call:c-%" PRIu64 " by agent1\"}",
+		                         i ? "," : "", seqs[i], seqs[i], req, seqs[i]);
+	}
+	snprintf(r->entry + used, sizeof(r->entry) - used, "]}");
+}
+
+#define LOST_GAP   "is a gap in the stream (never seen)"
+#define LOST_REUSE "was re-used by another entry: only this record shows the loss"
+
+static bool lost_is(const struct got *g, int i, const char *at, uint64_t seq, const char *status)
+{
+	char related[LOG_ID_MAX], req[40] = "";
+
+	snprintf(related, sizeof(related), "50%" PRIu64 "-0", seq);
+	if (seq % 2)
+		snprintf(req, sizeof(req), "req-%" PRIu64, seq);
+	return g->n > i && g->f[i].kind == INTEGRITY_LOST && strcmp(g->f[i].id, at) == 0 &&
+	       strcmp(g->f[i].related, related) == 0 && g->f[i].from == seq && g->f[i].to == seq &&
+	       strcmp(g->f[i].request_id, req) == 0 && strstr(g->f[i].detail, status) != NULL &&
+	       strstr(g->f[i].detail, "CALL offer call:c-") != NULL &&
+	       strstr(g->f[i].detail, "reported by hotlined:host1:4242 on master 127.0.0.1:6381") != NULL;
+}
+
+/* The lost entries' seqs left as a gap: the record says so, and the gap is
+ * reported too, whether the record opens the gap or comes after it. */
+static void lost_in_gap(void)
+{
+	const uint64_t seqs[] = {1, 2, 3, 4, 5, 9, 10}, held[] = {1, 2, 3, 4, 5, 9, 10, 11};
+	const uint64_t items[] = {6, 7, 8};
+	struct rec r[8];
+	struct got g;
+
+	/* the record itself jumps over the gap (held back until seq 10) */
+	build_seqs(r, seqs, 7);
+	make_lost(&r[5], items, 3);
+	rechain(r, 7, CHAIN_GENESIS);
+	run(r, 7, false, &g);
+	CHECK(g.n == 4);
+	CHECK(lost_is(&g, 0, "105-0", 6, LOST_GAP));
+	CHECK(lost_is(&g, 1, "105-0", 7, LOST_GAP));
+	CHECK(lost_is(&g, 2, "105-0", 8, LOST_GAP));
+	CHECK(strstr(g.f[1].detail, "request req-7") != NULL);
+	EXPECT(g, 3, INTEGRITY_GAP, "105-0");
+	CHECK(g.n == 4 && g.f[3].from == 6 && g.f[3].to == 8);
+	/* ... also when it is the last entry (the gap flushed at the end) */
+	run(r, 6, false, &g);
+	CHECK(g.n == 4 && lost_is(&g, 2, "105-0", 8, LOST_GAP));
+	EXPECT(g, 3, INTEGRITY_GAP, "105-0");
+	/* the record comes after the entry that jumped */
+	build_seqs(r, held, 8);
+	make_lost(&r[6], items, 3);
+	rechain(r, 8, CHAIN_GENESIS);
+	run(r, 8, false, &g);
+	CHECK(g.n == 4);
+	EXPECT(g, 0, INTEGRITY_GAP, "105-0");
+	CHECK(lost_is(&g, 1, "106-0", 6, LOST_GAP));
+	CHECK(lost_is(&g, 3, "106-0", 8, LOST_GAP));
+}
+
+/* Another daemon re-used the lost seqs: no gap, only the record shows it. */
+static void lost_reused(void)
+{
+	const uint64_t seqs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, items[] = {6, 7, 8};
+	struct rec r[10];
+	struct got g;
+
+	build_seqs(r, seqs, 10);
+	make_lost(&r[8], items, 3);
+	rechain(r, 10, CHAIN_GENESIS);
+	run(r, 10, false, &g);
+	CHECK(g.n == 3);
+	CHECK(lost_is(&g, 0, "108-0", 6, LOST_REUSE));
+	CHECK(lost_is(&g, 1, "108-0", 7, LOST_REUSE));
+	CHECK(lost_is(&g, 2, "108-0", 8, LOST_REUSE));
+	CHECK(g.n == 3 && strstr(g.f[1].detail, "request req-7") != NULL &&
+	      strstr(g.f[0].detail, "request") == NULL);
+}
+
+/* Some seqs re-used, the rest skipped: each item says which. */
+static void lost_mixed(void)
+{
+	const uint64_t seqs[] = {1, 2, 3, 4, 5, 6, 9, 10}, items[] = {5, 6, 7, 8};
+	struct rec r[8];
+	struct got g;
+
+	build_seqs(r, seqs, 8);
+	make_lost(&r[6], items, 4);
+	rechain(r, 8, CHAIN_GENESIS);
+	run(r, 8, false, &g);
+	CHECK(g.n == 5);
+	CHECK(lost_is(&g, 0, "106-0", 5, LOST_REUSE));
+	CHECK(lost_is(&g, 1, "106-0", 6, LOST_REUSE));
+	CHECK(lost_is(&g, 2, "106-0", 7, LOST_GAP));
+	CHECK(lost_is(&g, 3, "106-0", 8, LOST_GAP));
+	EXPECT(g, 4, INTEGRITY_GAP, "106-0");
+	CHECK(g.n == 5 && g.f[4].from == 7 && g.f[4].to == 8);
+}
+
+/* A lost record that is not well formed: one finding, malformed, at it;
+ * chained correctly, it is nothing else. */
+static void lost_malformed(void)
+{
+	const uint64_t seqs[] = {1, 2, 3, 4, 5, 6};
+	struct rec r[6];
+	struct got g;
+
+	build_seqs(r, seqs, 6);
+	snprintf(
+	    r[4].entry, sizeof(r[4].entry),
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"h\",\"master\":\"m\","
+	    "\"lost\":[{\"seq\":0,\"id\":\"1-0\",\"hash\":\"0123456789abcdef\",\"what\":\"x\"}]}");
+	rechain(r, 6, CHAIN_GENESIS);
+	run(r, 6, false, &g);
+	CHECK(g.n == 1);
+	EXPECT(g, 0, INTEGRITY_MALFORMED, "104-0");
+	CHECK(g.n == 1 &&
+	      strcmp(g.f[0].detail, "a lost record that is not well formed: item 1: \"seq\" is not an "
+	                            "integer >= 1") == 0);
+	/* its content edited: modified, and still read for what it says */
+	make_lost(&r[4], (const uint64_t[]){2}, 1);
+	run(r, 6, false, &g);
+	CHECK(g.n == 2);
+	EXPECT(g, 0, INTEGRITY_MODIFIED, "104-0");
+	CHECK(lost_is(&g, 1, "104-0", 2, LOST_REUSE));
+}
+
+/* A stream read from a trimmed start: a seq before the first entry read
+ * cannot be placed; without --trimmed the missing start is a gap. */
+static void lost_trimmed(void)
+{
+	const uint64_t seqs[] = {20, 21, 22, 23, 24, 25, 26}, items[] = {3, 22, 27};
+	struct rec r[7];
+	struct got g;
+
+	build_seqs(r, seqs, 7);
+	make_lost(&r[6], items, 3);
+	rechain(r, 7, "7777777777777777777777777777777777777777777777777777777777777777");
+	run(r, 7, true, &g);
+	CHECK(g.n == 3);
+	CHECK(lost_is(&g, 0, "106-0", 3,
+	              "is before the first entry read: whether it is a gap or was re-used cannot be told"));
+	CHECK(lost_is(&g, 1, "106-0", 22, LOST_REUSE));
+	CHECK(lost_is(&g, 2, "106-0", 27, "is after every seq seen so far"));
+	run(r, 7, false, &g);
+	CHECK(g.n == 4);
+	EXPECT(g, 0, INTEGRITY_GAP, "100-0");
+	CHECK(lost_is(&g, 1, "106-0", 3, "is a gap in the stream (never seen: the stream starts after it)"));
+	/* the first entry read is the record */
+	run(r + 6, 1, true, &g);
+	CHECK(g.n == 3);
+	CHECK(lost_is(&g, 1, "106-0", 22,
+	              "is before the first entry read: whether it is a gap or was re-used cannot be told"));
+}
+
 int main(void)
 {
 	intact();
@@ -356,5 +559,10 @@ int main(void)
 	malformed_and_links();
 	two_streams();
 	entries_added();
+	lost_in_gap();
+	lost_reused();
+	lost_mixed();
+	lost_malformed();
+	lost_trimmed();
 	return check_summary("log_integrity");
 }

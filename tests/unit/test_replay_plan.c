@@ -27,6 +27,9 @@ static char *plan_line(enum log_stream s, const char *id, const char *entry)
 	case REPLAY_SKIP_UNKNOWN:
 		line = strdup("skip unknown");
 		break;
+	case REPLAY_SKIP_LOST:
+		line = strdup("skip lost");
+		break;
 	default:
 		line = malloc(200);
 		snprintf(line, 200, "skip malformed: %s", rq.why);
@@ -154,6 +157,24 @@ static void complaints(void)
 	     "skip malformed: no valid complaint_id");
 }
 
+/* A lost record is no request's: never re-driven, in either stream, well
+ * formed or not; an entry that merely mentions "lost" still is. */
+static void lost_records(void)
+{
+	const char *lost =
+	    "{\"event\":\"lost\",\"ts\":\"2026-11-23T03:00:00.123Z\",\"reported_by\":\"hotlined:h:1\","
+	    "\"master\":\"127.0.0.1:6381\",\"lost\":[{\"seq\":101,\"id\":\"1763860000000-0\",\"hash\":"
+	    "\"0123456789abcdef\",\"request_id\":\"a-agent1-7\",\"what\":\"CALL offer call:c-1 by "
+	    "agent1\"}]}";
+
+	PLAN(LOG_CALLS, "20-0", lost, "skip lost");
+	PLAN(LOG_COMPLAINTS, "20-0", lost, "skip lost");
+	PLAN(LOG_CALLS, "20-0", "{\"event\":\"lost\",\"lost\":[]}", "skip lost");
+	PLAN(LOG_CALLS, "21-0", "{\"event\":\"answer\",\"call_id\":\"c\",\"agent\":\"a1\",\"note\":\"lost\"}",
+	     "CALL answer "
+	     "{\"call_id\":\"c\",\"note\":\"lost\",\"as\":\"a1\",\"request_id\":\"rp-calls-21-0\"}");
+}
+
 static void request_ids(void)
 {
 	char id[REPLAY_ID_MAX + 1];
@@ -230,6 +251,7 @@ static void map(void)
 int main(void)
 {
 	calls();
+	lost_records();
 	complaints();
 	request_ids();
 	map();
