@@ -8,10 +8,12 @@ Sentinels instead of a Redis address.
   both daemons follow, logging
   resumes (spooled meanwhile), and what asynchronous replication lost is
   accounted for: every acknowledged write missing from the new master is
-  named by its daemon ("lost by Redis"), `hotline verify` reports nothing
-  but seq gaps (Redis's count of entries ever added is the last seq less
-  the gaps, so no entries_added), and every gap sits where the failover
-  happened;
+  named by its daemon ("lost by Redis") and in a lost record it appends,
+  `hotline verify` reports nothing but seq gaps and lost records (Redis's
+  count of entries ever added is the last seq less the gaps, so no
+  entries_added), every gap sits where the failover happened, and the
+  seqs in gaps plus those the lost records name are exactly the lost
+  entries' seqs;
 - a manual failover (SENTINEL FAILOVER) leaves the old master alive as a
   replica: the daemons leave it on +switch-master;
 - a Sentinel naming a replica as the master: ROLE says so, the daemon stays
@@ -296,18 +298,20 @@ class FailoverTest(harness.TestCase):
                                 for r in reports[name]), x)
 
         # 2. hotline verify (through the Sentinels, logged in as the daemon's
-        #    ACL user) finds nothing but gaps: no entries_added either,
-        #    since the lost entries were never added to the new master
-        #    (checked against Redis itself in 3).
+        #    ACL user) finds nothing but gaps and lost records: no
+        #    entries_added either, since the lost entries were never added
+        #    to the new master (checked against Redis itself in 3).
         rc, findings = harness.hotline_verify(self.a)
-        self.assertEqual([f for f in findings if f["problem"] != "gap"], [])
+        self.assertEqual([f for f in findings if f["problem"] not in ("gap", "lost")], [])
         for s, entries in streams.items():
             self.assertEqual({kind for _, kind in harness.chain_problems(entries)} - {"gap"}, set(), s)
 
-        # 3. Each gap lies where the failover happened, and each lost entry
-        #    this test saw acknowledged is in a gap, unless another daemon,
-        #    which did not know of it, already numbered past it (its own
-        #    daemon still named it above).
+        # 3. Each gap lies where the failover happened; every lost entry is
+        #    named by a lost record of the daemon that acknowledged it; and
+        #    the seqs in gaps plus the seqs the records name are exactly the
+        #    seqs of the lost entries: the audit reports exactly what was
+        #    lost, also where another daemon, which did not know of an
+        #    entry, already numbered past it (re-used its seq).
         gaps = {s: set() for s in streams}
         for s, entries in streams.items():
             seqs = [int(f["seq"]) for _, f in entries]
@@ -325,16 +329,16 @@ class FailoverTest(harness.TestCase):
                 xinfo = r.command("XINFO", "STREAM", P + "log:" + s)
                 added = int(dict(zip(xinfo[::2], xinfo[1::2]))[b"entries-added"])
                 self.assertEqual(added, int(entries[-1][1]["seq"]) - len(gaps[s]), s)
-        in_gaps = reused = 0
         by_id = {(name, r["stream"], r["id"]): int(r["seq"]) for name, rs in reports.items() for r in rs}
-        for name, x in missing:
-            seq = by_id[(name, x["stream"], x["id"])]
-            if seq in gaps[x["stream"]]:
-                in_gaps += 1
-            else:
-                reused += 1
-                holder = [e for sid, e in streams[x["stream"]] if int(e["seq"]) == seq]
-                self.assertEqual(len(holder), 1, f"{x}: seq {seq} is neither a gap nor reused")
+        lost_seqs = {(x["stream"], by_id[(name, x["stream"], x["id"])]) for name, x in missing}
+        named = sorted((f["stream"], f["missing"][0], f.get("request_id")) for f in findings
+                       if f["problem"] == "lost")
+        self.assertEqual(named, sorted((x["stream"], by_id[(name, x["stream"], x["id"])], x["rid"])
+                                       for name, x in missing), "one lost finding per lost entry")
+        in_gaps = sum(1 for s, seq in lost_seqs if seq in gaps[s])
+        reused = len(lost_seqs) - in_gaps
+        self.assertEqual({(s, n) for s in gaps for n in gaps[s]} | lost_seqs, lost_seqs,
+                         "every seq missing in a gap was a lost entry's")
         if missing or any(gaps.values()):
             self.assertEqual(rc, 1)
         self.assertEqual(rc, 1 if findings else 0)
@@ -356,8 +360,8 @@ class FailoverTest(harness.TestCase):
 
         followed = t_followed - t_kill
         print(f"\n  {len(acked)} writes acknowledged ({sum(x['spooled'] for _, x in acked)} spooled), "
-              f"{len(missing)} lost by the failover ({in_gaps} in seq gaps, {reused} seq reused by the "
-              f"other daemon), gaps {sum(len(g) for g in gaps.values())}; both daemons on the new master "
+              f"{len(missing)} lost by the failover, all named by lost records ({in_gaps} in seq gaps, "
+              f"{reused} seq reused by the other daemon), gaps {sum(len(g) for g in gaps.values())}; both daemons on the new master "
               f"{followed:.1f} s after the kill", file=sys.stderr)
 
 
@@ -496,6 +500,55 @@ class NoSentinelTest(harness.TestCase):
         self.assertEqual(state["address"], "master 'mymaster' (Sentinel)")
         self.assertEqual(state["sentinel"], {"master_name": MASTER_NAME, "master": "", "watching": "",
                                              "switches": 0})
+
+
+class SentinelLoginTest(harness.TestCase):
+    """Sentinels with requirepass: redis.sentinel_password_file logs the
+    daemon in to them (the question for the master and the +switch-master
+    watch); a wrong password is a refused login, logged, and the daemon
+    stays without a master (spooling) rather than running blind."""
+
+    PASSWORD = "sentinel-secret-1"
+
+    def password_file(self, name, text):
+        path = H.path(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        return path
+
+    def daemon_for(self, sentinel, name, password_file):
+        d = H.daemon(harness.make_config(None, redis={
+            "address": None, "sentinels": [sentinel.tcp_address], "master_name": MASTER_NAME,
+            "sentinel_password_file": password_file, "connect_timeout_ms": 500, "command_timeout_ms": 1000,
+            "reconnect_min_ms": 50, "reconnect_max_ms": 300}), name=name)
+        d.start()
+        self.addCleanup(d.stop)
+        return d
+
+    def test_daemon_logs_in_to_the_sentinels(self):
+        master = H.start_redis("login-master", extra_args=REPL)
+        sentinel = H.start_sentinel(master, name="login-sentinel", master_name=MASTER_NAME, quorum=1,
+                                    password=self.PASSWORD)
+        with harness.RespClient(port=sentinel.port) as bare:  # the Sentinel does want a password
+            with self.assertRaisesRegex(harness.RedisError, "NOAUTH"):
+                bare.command("SENTINEL", "get-master-addr-by-name", MASTER_NAME)
+
+        good = self.daemon_for(sentinel, "login-good", self.password_file("sentinel.pass", self.PASSWORD))
+        harness.wait_until(lambda: following(good, master.tcp_address), what="the daemon on the master")
+        good.wait_log(r"watching Sentinel " + re.escape(sentinel.tcp_address) + " for \\+switch-master")
+        agent = good.auth_client("agent1")
+        self.assertIn('"state":"offered"', agent.request('CALL offer {"call_id":"login1","queue":"q"}'))
+        agent.close()
+        self.assertNotIn(self.PASSWORD, good.log_text())
+
+        bad = self.daemon_for(sentinel, "login-bad", self.password_file("wrong.pass", "not-the-password"))
+        bad.wait_log(r"Sentinel " + re.escape(sentinel.tcp_address) + r": login refused: WRONGPASS")
+        bad.wait_log(r"Sentinel " + re.escape(sentinel.tcp_address) + r" refused the login: WRONGPASS")
+        state = redis_state(bad)
+        self.assertNotEqual(state["state"], "up")
+        self.assertEqual(state["sentinel"]["master"], "")
+        self.assertNotIn("not-the-password", bad.log_text())
 
 
 class WaitTest(harness.TestCase):
