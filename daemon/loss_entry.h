@@ -1,4 +1,4 @@
-/* loss_entry.h - the entry of a lost record (proto/LOG.md "Lost records"):
+/* loss_entry.h - the entry of a lost record (proto/LOG.md "The lost record"):
  * what a daemon appends to a stream when entries it acknowledged are gone
  * after a failover, so the loss is in the log itself, where the audit
  * sees it, even when another daemon has since re-used the lost seqs.

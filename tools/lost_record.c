@@ -203,7 +203,9 @@ static bool parse_item(const struct json_member *el, size_t item, struct lost_it
 			           "item %zu: \"request_id\" is empty, longer than %d bytes or holds a NUL",
 			           item, LOST_REQUEST_ID_MAX);
 	}
-	return need_string(f[4], "what", item, it->what, LOST_WHAT_MAX, why, why_len);
+	/* Optional, like request_id: the daemon writes it whenever it knows. */
+	it->what[0] = '\0';
+	return f[4] == NULL || need_string(f[4], "what", item, it->what, LOST_WHAT_MAX, why, why_len);
 }
 
 enum lost_parse lost_record_parse(const char *text, size_t len, struct lost_record *lr, char *why,

@@ -1,5 +1,5 @@
 /* test_loss_entry.c - the lost record a daemon appends (daemon/loss_entry.c,
- * proto/LOG.md "Lost records"), and the "ts" it carries (rfc3339_format_ms). */
+ * proto/LOG.md "The lost record"), and the "ts" it carries (rfc3339_format_ms). */
 #include <stdint.h>
 #include <stdlib.h>
 
