@@ -388,8 +388,10 @@ class TLSLimitsTest(TLSTestBase):
     @classmethod
     def setUpClass(cls):
         cls.redis = H.start_redis()
+        # A short unauth_timeout, scaled like every deadline: under valgrind
+        # 600 PINGs before AUTH took longer than 1 s (CI, a loaded machine).
         limits = dict(harness.DEFAULT_LIMITS, max_line=256, max_line_unauth=256, max_pending=2,
-                      unauth_timeout=1)
+                      unauth_timeout=max(1, round(harness.SCALE)))
         cls.daemon = start_tls_daemon("limits", cls.redis, limits=limits)
         cls.addClassCleanup(cls.daemon.stop)
 
