@@ -291,6 +291,44 @@ static bool scan_value(struct scan *s, int depth, enum json_kind *kind)
 	}
 }
 
+/* The value at s->p, into m's value fields (a string without its quotes). */
+static bool scan_element(struct scan *s, struct json_member *m)
+{
+	const char *from = s->p;
+
+	m->value_escaped = false;
+	if (s->p < s->end && *s->p == '"') {
+		m->kind = JSON_K_STRING;
+		if (!scan_string(s, &m->value_escaped))
+			return false;
+		m->value = from + 1;
+		m->value_len = (size_t)(s->p - from) - 2;
+		return true;
+	}
+	if (!scan_value(s, 1, &m->kind))
+		return false;
+	m->value = from;
+	m->value_len = (size_t)(s->p - from);
+	return true;
+}
+
+/* After an element of an object or array: 1 another follows (',' taken),
+ * 0 the container ends (close taken), -1 neither (s failed). */
+static int after_element(struct scan *s, char close)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		return 1;
+	}
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return 0;
+	}
+	fail(s, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+	return -1;
+}
+
 const char *json_scan_object(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
                              size_t *err_at)
 {
@@ -310,6 +348,7 @@ const char *json_scan_object(const char *text, size_t len, struct json_member *m
 		for (;;) {
 			struct json_member mem;
 			const char *from;
+			int next;
 
 			skip_ws(&s);
 			if (s.p >= s.end || *s.p != '"') {
@@ -328,34 +367,16 @@ const char *json_scan_object(const char *text, size_t len, struct json_member *m
 			}
 			s.p++;
 			skip_ws(&s);
-			from = s.p;
-			mem.value_escaped = false;
-			if (s.p < s.end && *s.p == '"') {
-				mem.kind = JSON_K_STRING;
-				if (!scan_string(&s, &mem.value_escaped))
-					goto out;
-				mem.value = from + 1;
-				mem.value_len = (size_t)(s.p - from) - 2;
-			} else {
-				if (!scan_value(&s, 1, &mem.kind))
-					goto out;
-				mem.value = from;
-				mem.value_len = (size_t)(s.p - from);
-			}
+			if (!scan_element(&s, &mem))
+				goto out;
 			if (*n < max)
 				m[*n] = mem;
 			(*n)++;
-			skip_ws(&s);
-			if (s.p < s.end && *s.p == ',') {
-				s.p++;
-				continue;
-			}
-			if (s.p < s.end && *s.p == '}') {
-				s.p++;
+			next = after_element(&s, '}');
+			if (next < 0)
+				goto out;
+			if (next == 0)
 				break;
-			}
-			fail(&s, "',' or '}' expected");
-			goto out;
 		}
 	}
 	skip_ws(&s);
@@ -385,36 +406,19 @@ const char *json_scan_array(const char *text, size_t len, struct json_member *m,
 	} else {
 		for (;;) {
 			struct json_member el = {0};
-			const char *from;
+			int next;
 
 			skip_ws(&s);
-			from = s.p;
-			if (s.p < s.end && *s.p == '"') {
-				el.kind = JSON_K_STRING;
-				if (!scan_string(&s, &el.value_escaped))
-					goto out;
-				el.value = from + 1;
-				el.value_len = (size_t)(s.p - from) - 2;
-			} else {
-				if (!scan_value(&s, 1, &el.kind))
-					goto out;
-				el.value = from;
-				el.value_len = (size_t)(s.p - from);
-			}
+			if (!scan_element(&s, &el))
+				goto out;
 			if (*n < max)
 				m[*n] = el;
 			(*n)++;
-			skip_ws(&s);
-			if (s.p < s.end && *s.p == ',') {
-				s.p++;
-				continue;
-			}
-			if (s.p < s.end && *s.p == ']') {
-				s.p++;
+			next = after_element(&s, ']');
+			if (next < 0)
+				goto out;
+			if (next == 0)
 				break;
-			}
-			fail(&s, "',' or ']' expected");
-			goto out;
 		}
 	}
 	skip_ws(&s);
