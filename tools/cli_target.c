@@ -128,13 +128,30 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
 	return 0;
 }
 
-int cli_target_setup(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
-                     const char *prefix, const char *user, const char *password_file, bool uses_phone)
+bool cli_target_take_option(struct cli_target_opts *o, int opt, const char *arg)
 {
-	int rc = cli_target_load(t, who, config, redis_addr, prefix, uses_phone);
+	const char **to;
+
+	/* clang-format off */
+	switch (opt) {
+	case 'c': to = &o->config; break;
+	case CLI_TARGET_OPT_REDIS: to = &o->redis; break;
+	case CLI_TARGET_OPT_PREFIX: to = &o->prefix; break;
+	case CLI_TARGET_OPT_USER: to = &o->user; break;
+	case CLI_TARGET_OPT_PASSWORD_FILE: to = &o->password_file; break;
+	default: return false;
+	}
+	/* clang-format on */
+	*to = arg;
+	return true;
+}
+
+int cli_target_setup(struct cli_target *t, const char *who, const struct cli_target_opts *o, bool uses_phone)
+{
+	int rc = cli_target_load(t, who, o->config, o->redis, o->prefix, uses_phone);
 
 	if (rc == 0)
-		rc = cli_target_login(t, who, user, password_file);
+		rc = cli_target_login(t, who, o->user, o->password_file);
 	return rc == 0 ? CLI_OK : rc == -2 ? CLI_USAGE : CLI_FAILED;
 }
 

@@ -5,6 +5,7 @@
 #ifndef HOTLINE_CLI_TARGET_H
 #define HOTLINE_CLI_TARGET_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include <hiredis/hiredis.h>
@@ -49,11 +50,44 @@ int cli_target_load(struct cli_target *t, const char *who, const char *config, c
  * credentials elsewhere in the CLI). */
 int cli_target_login(struct cli_target *t, const char *who, const char *user, const char *password_file);
 
-/* cli_target_load then cli_target_login, for every command that works on
- * Redis: CLI_OK, CLI_USAGE (bad --redis, --prefix or login options) or
- * CLI_FAILED (the config does not load), the reason said on stderr. */
-int cli_target_setup(struct cli_target *t, const char *who, const char *config, const char *redis_addr,
-                     const char *prefix, const char *user, const char *password_file, bool uses_phone);
+/* The options by which every command that works on Redis names it:
+ * -c/--config, --redis, --prefix (cli_target_load) and --redis-user,
+ * --redis-password-file (cli_target_login).  NULL = not given. */
+struct cli_target_opts {
+	const char *config, *redis, *prefix, *user, *password_file;
+};
+
+/* getopt_long codes of those long options: above any character, so that
+ * none can collide with a command's own letters.  -c stays 'c'. */
+enum {
+	CLI_TARGET_OPT_REDIS = 0x1000,
+	CLI_TARGET_OPT_PREFIX,
+	CLI_TARGET_OPT_USER,
+	CLI_TARGET_OPT_PASSWORD_FILE,
+};
+
+/* Entries of a command's `struct option` table (its short options include
+ * "c:").  Two groups, so that each command keeps the order of its table:
+ * getopt_long names the possibilities of an ambiguous abbreviation in it. */
+/* clang-format off */
+#define CLI_TARGET_OPTIONS                                                        \
+	{"config", required_argument, NULL, 'c'},                                 \
+	{"redis", required_argument, NULL, CLI_TARGET_OPT_REDIS},                 \
+	{"prefix", required_argument, NULL, CLI_TARGET_OPT_PREFIX}
+#define CLI_TARGET_LOGIN_OPTIONS                                                  \
+	{"redis-user", required_argument, NULL, CLI_TARGET_OPT_USER},             \
+	{"redis-password-file", required_argument, NULL, CLI_TARGET_OPT_PASSWORD_FILE}
+/* clang-format on */
+
+/* Take getopt_long's opt (and its arg) into o when it is one of the options
+ * above: true; false when it is the command's own. */
+bool cli_target_take_option(struct cli_target_opts *o, int opt, const char *arg);
+
+/* cli_target_load then cli_target_login with the options in o, for every
+ * command that works on Redis: CLI_OK, CLI_USAGE (bad --redis, --prefix or
+ * login options) or CLI_FAILED (the config does not load), the reason said
+ * on stderr. */
+int cli_target_setup(struct cli_target *t, const char *who, const struct cli_target_opts *o, bool uses_phone);
 
 /* Connect (with the configured timeouts), log in when a password is set
  * (AUTH [user] password), and PING.  With Sentinels, ask them in turn for

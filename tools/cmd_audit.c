@@ -23,8 +23,8 @@
 #define DEFAULT_FCR_DAYS 7
 
 struct audit_cli {
-	const char *config, *redis, *prefix, *file, *from, *to, *open_age, *fcr_disposition;
-	const char *redis_user, *redis_password_file;
+	struct cli_target_opts target;
+	const char *file, *from, *to, *open_age, *fcr_disposition;
 	unsigned fcr_days;
 	bool json, trimmed;
 };
@@ -63,11 +63,8 @@ static double monotonic_s(void)
 static int parse_args(int argc, char **argv, struct audit_cli *o)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"redis", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'},
-	    {"redis-user", required_argument, NULL, 'U'},
-	    {"redis-password-file", required_argument, NULL, 'P'},
+	    CLI_TARGET_OPTIONS,
+	    CLI_TARGET_LOGIN_OPTIONS,
 	    {"file", required_argument, NULL, 'f'},
 	    {"from", required_argument, NULL, 'F'},
 	    {"to", required_argument, NULL, 'T'},
@@ -87,22 +84,9 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 	    .open_age = DEFAULT_OPEN_AGE, .fcr_disposition = "resolved", .fcr_days = DEFAULT_FCR_DAYS};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (cli_target_take_option(&o->target, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'r':
-			o->redis = optarg;
-			break;
-		case 'p':
-			o->prefix = optarg;
-			break;
-		case 'U':
-			o->redis_user = optarg;
-			break;
-		case 'P':
-			o->redis_password_file = optarg;
-			break;
 		case 'f':
 			o->file = optarg;
 			break;
@@ -140,7 +124,7 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 			return CLI_USAGE;
 		}
 	}
-	if (optind != argc || (o->file && (o->redis || o->prefix))) {
+	if (optind != argc || (o->file && (o->target.redis || o->target.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
@@ -238,9 +222,8 @@ int cmd_audit(int argc, char **argv)
 		return CLI_FAILED;
 	}
 
-	if (o.file == NULL || o.config) {
-		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
-		                              o.redis_password_file, false);
+	if (o.file == NULL || o.target.config) {
+		int status = cli_target_setup(&t, WHO, &o.target, false);
 
 		if (status != CLI_OK)
 			return status;

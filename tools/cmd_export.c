@@ -20,8 +20,8 @@
 #define INEXACT_NAMED 10 /* entries named on stderr before just counting */
 
 struct export_cli {
-	const char *config, *redis, *prefix, *file, *from, *to, *out;
-	const char *redis_user, *redis_password_file;
+	struct cli_target_opts target;
+	const char *file, *from, *to, *out;
 	bool csv;
 	unsigned streams;
 };
@@ -43,11 +43,10 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct export_cli *o)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'}, {"file", required_argument, NULL, 'f'},
-	    {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
-	    {"format", required_argument, NULL, 'm'}, {"output", required_argument, NULL, 'o'},
-	    {"redis-user", required_argument, NULL, 'U'}, {"redis-password-file", required_argument, NULL, 'P'},
+	    CLI_TARGET_OPTIONS,
+	    {"file", required_argument, NULL, 'f'},   {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
+	    {"output", required_argument, NULL, 'o'}, CLI_TARGET_LOGIN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -55,22 +54,9 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 	*o = (struct export_cli){.streams = LOG_ALL_STREAMS};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:o:", options, NULL)) != -1) {
+		if (cli_target_take_option(&o->target, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'r':
-			o->redis = optarg;
-			break;
-		case 'p':
-			o->prefix = optarg;
-			break;
-		case 'U':
-			o->redis_user = optarg;
-			break;
-		case 'P':
-			o->redis_password_file = optarg;
-			break;
 		case 'f':
 			o->file = optarg;
 			break;
@@ -107,7 +93,7 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 			optind = argc + 1;
 		optind++;
 	}
-	if (optind != argc || (o->file && (o->config || o->redis || o->prefix))) {
+	if (optind != argc || (o->file && (o->target.config || o->target.redis || o->target.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
@@ -145,8 +131,7 @@ int cmd_export(int argc, char **argv)
 	if (o.file) {
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
-		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
-		                              o.redis_password_file, false);
+		int status = cli_target_setup(&t, WHO, &o.target, false);
 
 		if (status != CLI_OK)
 			return status;

@@ -38,7 +38,8 @@
 enum format { FMT_NONE, FMT_CSV, FMT_JSONL };
 
 struct options {
-	const char *file, *config, *redis, *prefix, *redis_user, *redis_password_file;
+	struct cli_target_opts target;
+	const char *file;
 	enum format format;
 	bool tiers, dry_run, quiet;
 	size_t batch;
@@ -182,22 +183,9 @@ static int option(int opt, struct options *o)
 {
 	unsigned long v;
 
+	if (cli_target_take_option(&o->target, opt, optarg))
+		return 0;
 	switch (opt) {
-	case 'c':
-		o->config = optarg;
-		return 0;
-	case 'r':
-		o->redis = optarg;
-		return 0;
-	case 'p':
-		o->prefix = optarg;
-		return 0;
-	case 'U':
-		o->redis_user = optarg;
-		return 0;
-	case 'P':
-		o->redis_password_file = optarg;
-		return 0;
 	case 'f':
 		o->format = format_named(optarg);
 		return o->format == FMT_NONE ? import_fail("--format must be csv or jsonl, got '%s'", optarg)
@@ -225,13 +213,11 @@ static int option(int opt, struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},
-	    {"batch", required_argument, NULL, 'b'},  {"tiers", no_argument, NULL, 't'},
-	    {"dry-run", no_argument, NULL, 'n'},      {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},         {"redis-user", required_argument, NULL, 'U'},
-	    {"redis-password-file", required_argument, NULL, 'P'},
-	    {NULL, 0, NULL, 0},
+	    CLI_TARGET_OPTIONS,
+	    {"format", required_argument, NULL, 'f'}, {"batch", required_argument, NULL, 'b'},
+	    {"tiers", no_argument, NULL, 't'},        {"dry-run", no_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+	    CLI_TARGET_LOGIN_OPTIONS,                 {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -343,8 +329,7 @@ int cmd_import(int argc, char **argv)
 			        "usage: hotline import customers [FILE] [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_setup(&target, WHO, o.config, o.redis, o.prefix, o.redis_user, o.redis_password_file,
-	                           true)) != CLI_OK)
+	if ((rc = cli_target_setup(&target, WHO, &o.target, true)) != CLI_OK)
 		return rc;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);

@@ -37,7 +37,8 @@
 #define MAX_NOTES 1000 /* FILE:LINE notes printed; the summary counts them all */
 
 struct options {
-	const char *file, *out, *config, *redis, *prefix, *redis_user, *redis_password_file;
+	struct cli_target_opts target;
+	const char *file, *out;
 	bool dry_run;
 };
 
@@ -88,13 +89,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 	    {"out", required_argument, NULL, 'o'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"redis", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'},
+	    CLI_TARGET_OPTIONS,
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
-	    {"redis-user", required_argument, NULL, 'U'},
-	    {"redis-password-file", required_argument, NULL, 'P'},
+	    CLI_TARGET_LOGIN_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -103,27 +101,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "o:c:h", longopts, NULL)) != -1) {
+		if (cli_target_take_option(&o->target, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'o':
 			o->out = optarg;
 			break;
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'r':
-			o->redis = optarg;
-			break;
-		case 'p':
-			o->prefix = optarg;
-			break;
 		case 'n':
 			o->dry_run = true;
-			break;
-		case 'U':
-			o->redis_user = optarg;
-			break;
-		case 'P':
-			o->redis_password_file = optarg;
 			break;
 		case 'h':
 			return 1;
@@ -139,7 +124,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return import_fail("no queue_log FILE to import");
 	if (o->out && o->dry_run)
 		return import_fail("--dry-run writes nothing: it cannot be combined with --out");
-	if (o->out && (o->redis || o->prefix))
+	if (o->out && (o->target.redis || o->target.prefix))
 		return import_fail("--out writes a file: --redis and --prefix do not apply");
 	return 0;
 }
@@ -356,8 +341,7 @@ int cmd_import_queue_log(int argc, char **argv)
 			        "usage: hotline import queue-log FILE [options]   (--help lists them)\n");
 		return rc > 0 ? usage(stdout, CLI_OK) : CLI_USAGE;
 	}
-	if ((rc = cli_target_setup(&target, WHO, o.config, o.redis, o.prefix, o.redis_user, o.redis_password_file,
-	                           true)) != CLI_OK)
+	if ((rc = cli_target_setup(&target, WHO, &o.target, true)) != CLI_OK)
 		return rc;
 	/* A Redis that goes away mid-write must give an error, not kill the import silently. */
 	signal(SIGPIPE, SIG_IGN);

@@ -70,8 +70,6 @@ static int parse(struct replay_opts *o, int argc, char **argv)
 		O_UNTIL,
 		O_FILE,
 		O_JSON,
-		O_REDIS,
-		O_PREFIX,
 		O_REBUILD,
 		O_FORCE
 	};
@@ -80,10 +78,9 @@ static int parse(struct replay_opts *o, int argc, char **argv)
 		{"call", required_argument, NULL, O_CALL},       {"customer", required_argument, NULL, O_CUSTOMER},
 		{"complaint", required_argument, NULL, O_COMPLAINT}, {"from", required_argument, NULL, O_FROM},
 		{"until", required_argument, NULL, O_UNTIL},     {"file", required_argument, NULL, O_FILE},
-		{"json", no_argument, NULL, O_JSON},             {"config", required_argument, NULL, 'c'},
-		{"redis", required_argument, NULL, O_REDIS},     {"prefix", required_argument, NULL, O_PREFIX},
+		{"json", no_argument, NULL, O_JSON},             CLI_TARGET_OPTIONS,
 		{"rebuild", no_argument, NULL, O_REBUILD},       {"force", no_argument, NULL, O_FORCE},
-		{"redis-user", required_argument, NULL, 'U'},    {"redis-password-file", required_argument, NULL, 'P'},
+		CLI_TARGET_LOGIN_OPTIONS,
 		{"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
@@ -91,6 +88,8 @@ static int parse(struct replay_opts *o, int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+		if (cli_target_take_option(&o->target, opt, optarg))
+			continue;
 		/* clang-format off */
 		switch (opt) {
 		case O_CALL: o->call = optarg, picked++; break;
@@ -106,11 +105,6 @@ static int parse(struct replay_opts *o, int argc, char **argv)
 			break;
 		case O_FILE: o->file = optarg; break;
 		case O_JSON: o->json = true; break;
-		case 'c': o->config = optarg; break;
-		case O_REDIS: o->redis = optarg; break;
-		case O_PREFIX: o->prefix = optarg; break;
-		case 'U': o->redis_user = optarg; break;
-		case 'P': o->redis_password_file = optarg; break;
 		case O_REBUILD: o->rebuild = true; break;
 		case O_FORCE: o->force = true; break;
 		case 'h': usage(stdout); return CLI_OK;

@@ -512,13 +512,12 @@ static int parse_args(struct options *o, int argc, char **argv)
 	    {"to", required_argument, NULL, 'o'},          {"speed", required_argument, NULL, 's'},
 	    {"fast", no_argument, NULL, 'F'},              {"from", required_argument, NULL, 'f'},
 	    {"until", required_argument, NULL, 'u'},       {"file", required_argument, NULL, 'i'},
-	    {"call", required_argument, NULL, 'k'},        {"config", required_argument, NULL, 'c'},
-	    {"redis", required_argument, NULL, 'r'},       {"prefix", required_argument, NULL, 'p'},
+	    {"call", required_argument, NULL, 'k'},        CLI_TARGET_OPTIONS,
 	    {"user", required_argument, NULL, 'U'},        {"credentials", required_argument, NULL, 'C'},
 	    {"secret", required_argument, NULL, 'S'},      {"tls", no_argument, NULL, 'T'},
 	    {"ca", required_argument, NULL, 'A'},          {"in-flight", required_argument, NULL, 'w'},
 	    {"max-complaints", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
-	    {"redis-user", required_argument, NULL, 'R'}, {"redis-password-file", required_argument, NULL, 'P'},
+	    CLI_TARGET_LOGIN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 	};
 	unsigned long long v;
@@ -527,6 +526,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (cli_target_take_option(&o->source.target, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'o': o->to = optarg; break;
 		case 'F': o->fast = true; break;
@@ -534,11 +535,6 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case 'u': o->source.until = optarg; break;
 		case 'i': o->source.file = optarg; break;
 		case 'k': o->call = optarg; break;
-		case 'c': o->source.config = optarg; break;
-		case 'r': o->source.redis = optarg; break;
-		case 'p': o->source.prefix = optarg; break;
-		case 'R': o->source.redis_user = optarg; break;
-		case 'P': o->source.redis_password_file = optarg; break;
 		case 'U': o->user = optarg; break;
 		case 'C': o->credentials = optarg; break;
 		case 'T': o->tls.enabled = true; break;
@@ -591,7 +587,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		fprintf(stderr, WHO ": --fast and --speed exclude each other\n");
 		return CLI_USAGE;
 	}
-	if (o->source.file && (o->source.config || o->source.redis || o->source.prefix)) {
+	if (o->source.file && (o->source.target.config || o->source.target.redis || o->source.target.prefix)) {
 		fprintf(stderr, WHO ": --file replaces the Redis of -c/--redis/--prefix: give one or the other\n");
 		return CLI_USAGE;
 	}

@@ -17,7 +17,8 @@
 #define WHO "hotline verify"
 
 struct verify_opts {
-	const char *config, *redis, *prefix, *file, *redis_user, *redis_password_file;
+	struct cli_target_opts target;
+	const char *file;
 	bool trimmed, json;
 };
 
@@ -79,11 +80,10 @@ static bool run(struct log_source *src, struct integrity *g)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'}, {"trimmed", no_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},         {"file", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},         {"redis-user", required_argument, NULL, 'U'},
-	    {"redis-password-file", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
+	    CLI_TARGET_OPTIONS,
+	    {"trimmed", no_argument, NULL, 't'},      {"json", no_argument, NULL, 'j'},
+	    {"file", required_argument, NULL, 'f'},   {"help", no_argument, NULL, 'h'},
+	    CLI_TARGET_LOGIN_OPTIONS,                 {NULL, 0, NULL, 0},
 	};
 	struct verify_opts o = {0};
 	struct log_selection sel = {.streams = LOG_ALL_STREAMS};
@@ -98,16 +98,9 @@ int cmd_verify(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (cli_target_take_option(&o.target, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'r':
-			o.redis = optarg;
-			break;
-		case 'p':
-			o.prefix = optarg;
-			break;
 		case 't':
 			o.trimmed = true;
 			break;
@@ -116,12 +109,6 @@ int cmd_verify(int argc, char **argv)
 			break;
 		case 'f':
 			o.file = optarg;
-			break;
-		case 'U':
-			o.redis_user = optarg;
-			break;
-		case 'P':
-			o.redis_password_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -140,15 +127,14 @@ int cmd_verify(int argc, char **argv)
 			optind = argc + 1; /* a usage error below */
 		optind++;
 	}
-	if (optind != argc || (o.file && (o.config || o.redis || o.prefix))) {
+	if (optind != argc || (o.file && (o.target.config || o.target.redis || o.target.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
 	if (o.file) {
 		src = log_source_open_file(o.file, &sel, err, sizeof(err));
 	} else {
-		int status = cli_target_setup(&t, WHO, o.config, o.redis, o.prefix, o.redis_user,
-		                              o.redis_password_file, false);
+		int status = cli_target_setup(&t, WHO, &o.target, false);
 
 		if (status != CLI_OK)
 			return status;

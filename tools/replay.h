@@ -7,11 +7,12 @@
 
 #include <stdbool.h>
 
+#include "cli_target.h"
 #include "log_source.h"
 
 struct replay_opts {
-	const char *config, *redis, *prefix, *file;
-	const char *redis_user, *redis_password_file; /* NULL = the config's */
+	struct cli_target_opts target; /* which Redis; NULL members = the config's */
+	const char *file;
 	/* timeline */
 	const char *call, *customer, *complaint;        /* at most one */
 	char from_id[LOG_ID_MAX], until_id[LOG_ID_MAX]; /* "" = unbounded */

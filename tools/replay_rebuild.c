@@ -745,8 +745,7 @@ int replay_rebuild(const struct replay_opts *o)
 	}
 	b->o = o;
 	b->renames.rename = true;
-	int status = cli_target_setup(&b->target, WHO, o->config, o->redis, o->prefix, o->redis_user,
-	                              o->redis_password_file, false);
+	int status = cli_target_setup(&b->target, WHO, &o->target, false);
 
 	if (status != CLI_OK) {
 		free(b);

@@ -86,8 +86,7 @@ int replay_source_open(struct replay_source *s, const struct replay_source_spec 
 	if (spec->file) {
 		s->log = log_source_open_file(spec->file, &sel, err, sizeof(err));
 	} else {
-		status = cli_target_setup(&t, who, spec->config, spec->redis, spec->prefix, spec->redis_user,
-		                          spec->redis_password_file, false);
+		status = cli_target_setup(&t, who, &spec->target, false);
 		if (status != CLI_OK)
 			return status;
 		s->rc = cli_target_connect(&t, who);

@@ -7,12 +7,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cli_target.h"
 #include "log_source.h"
 
 struct replay_source_spec {
 	const char *file;                    /* an export file ("-" = stdin), or NULL for Redis */
-	const char *config, *redis, *prefix; /* which Redis (cli_target.h) */
-	const char *redis_user, *redis_password_file; /* NULL = the config's login */
+	struct cli_target_opts target;       /* which Redis; NULL members = the config's */
 	const char *from, *until;            /* command-line times (log_time_to_id), or NULL */
 };
 

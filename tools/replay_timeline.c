@@ -372,15 +372,14 @@ int replay_timeline(const struct replay_opts *o)
 	int rc = CLI_FAILED;
 
 	if (!o->file) {
-		int status = cli_target_setup(&t.target, WHO, o->config, o->redis, o->prefix, o->redis_user,
-		                              o->redis_password_file, false);
+		int status = cli_target_setup(&t.target, WHO, &o->target, false);
 
 		if (status != CLI_OK)
 			return status;
 		t.rc = cli_target_connect(&t.target, WHO);
 		if (t.rc == NULL)
 			return CLI_FAILED;
-	} else if (o->redis || o->prefix || o->config) {
+	} else if (o->target.redis || o->target.prefix || o->target.config) {
 		fprintf(stderr, WHO ": --file reads the export file only (no -c, --redis or --prefix)\n");
 		return CLI_USAGE;
 	}
