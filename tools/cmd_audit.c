@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "audit_report.h"
 #include "cli.h"
+#include "cli_log_source.h"
 #include "cli_target.h"
 #include "log_source.h"
 
@@ -24,7 +25,8 @@
 
 struct audit_cli {
 	struct cli_target_opts target;
-	const char *file, *from, *to, *open_age, *fcr_disposition;
+	struct cli_log_opts log;
+	const char *open_age, *fcr_disposition;
 	unsigned fcr_days;
 	bool json, trimmed;
 };
@@ -65,9 +67,7 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 	static const struct option options[] = {
 	    CLI_TARGET_OPTIONS,
 	    CLI_TARGET_LOGIN_OPTIONS,
-	    {"file", required_argument, NULL, 'f'},
-	    {"from", required_argument, NULL, 'F'},
-	    {"to", required_argument, NULL, 'T'},
+	    CLI_LOG_OPTIONS,
 	    {"open-age", required_argument, NULL, 'a'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"trimmed", no_argument, NULL, 't'},
@@ -84,18 +84,9 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 	    .open_age = DEFAULT_OPEN_AGE, .fcr_disposition = "resolved", .fcr_days = DEFAULT_FCR_DAYS};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
-		if (cli_target_take_option(&o->target, opt, optarg))
+		if (cli_target_take_option(&o->target, opt, optarg) || cli_log_take_option(&o->log, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'f':
-			o->file = optarg;
-			break;
-		case 'F':
-			o->from = optarg;
-			break;
-		case 'T':
-			o->to = optarg;
-			break;
 		case 'a':
 			o->open_age = optarg;
 			break;
@@ -124,7 +115,7 @@ static int parse_args(int argc, char **argv, struct audit_cli *o)
 			return CLI_USAGE;
 		}
 	}
-	if (optind != argc || (o->file && (o->target.redis || o->target.prefix))) {
+	if (optind != argc || (o->log.file && (o->target.redis || o->target.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
@@ -188,7 +179,7 @@ int cmd_audit(int argc, char **argv)
 	struct log_record r;
 	struct audit *a = NULL;
 	redisContext *rc = NULL;
-	char from_id[LOG_ID_MAX], to_id[LOG_ID_MAX], err[512], source[600];
+	char from_id[LOG_ID_MAX], to_id[LOG_ID_MAX], source[600];
 	uint64_t to_ms, to_n, records = 0, now = now_ms();
 	int rv = parse_args(argc, argv, &o), got;
 
@@ -199,21 +190,15 @@ int cmd_audit(int argc, char **argv)
 		        o.open_age);
 		return CLI_USAGE;
 	}
-	if (o.from && !log_time_to_id(o.from, false, from_id)) {
-		fprintf(stderr, WHO ": --from: '%s' is not a time or stream id\n", o.from);
-		return CLI_USAGE;
-	}
-	if (o.to && !log_time_to_id(o.to, true, to_id)) {
-		fprintf(stderr, WHO ": --to: '%s' is not a time or stream id\n", o.to);
-		return CLI_USAGE;
-	}
-	sel.from_id = head.from_id = o.from ? from_id : NULL;
-	sel.to_id = head.to_id = o.to ? to_id : NULL;
+	if ((rv = cli_log_select_range(&o.log, WHO, &sel, from_id, to_id)) != CLI_OK)
+		return rv;
+	head.from_id = sel.from_id;
+	head.to_id = sel.to_id;
 	/* Open calls and deadlines are judged at the end of the range, or now. */
 	ao.end_ms = now;
-	if (o.to && log_id_parse(to_id, &to_ms, &to_n) && to_ms < now)
+	if (o.log.to && log_id_parse(to_id, &to_ms, &to_n) && to_ms < now)
 		ao.end_ms = to_ms;
-	ao.allow_trimmed_start = o.trimmed || o.from;
+	ao.allow_trimmed_start = o.trimmed || o.log.from;
 	ao.fcr_disposition = o.fcr_disposition;
 	ao.fcr_window_ms = (uint64_t)o.fcr_days * 86400000;
 	ao.reopen_window_h = 168; /* the daemon's default, unless a config says otherwise */
@@ -222,31 +207,22 @@ int cmd_audit(int argc, char **argv)
 		return CLI_FAILED;
 	}
 
-	if (o.file == NULL || o.target.config) {
+	if (o.log.file == NULL || o.target.config) {
 		int status = cli_target_setup(&t, WHO, &o.target, false);
 
 		if (status != CLI_OK)
 			return status;
 		ao.reopen_window_h = t.reopen_window_h;
 	}
-	if (o.file) {
-		snprintf(source, sizeof(source), "file %s", o.file);
-		src = log_source_open_file(o.file, &sel, err, sizeof(err));
-	} else {
+	if (o.log.file)
+		snprintf(source, sizeof(source), "file %s", o.log.file);
+	else
 		snprintf(source, sizeof(source), "redis %s prefix %s", t.address, t.prefix);
-		rc = cli_target_connect(&t, WHO);
-		if (rc == NULL)
-			return CLI_FAILED;
-		src = log_source_open_redis(rc, t.prefix, &sel, err, sizeof(err));
-	}
-	if (src == NULL) {
-		fprintf(stderr, WHO ": %s\n", err);
-		redisFree(rc);
+	if ((src = cli_log_open(WHO, o.log.file, &t, &sel, &rc)) == NULL)
 		return CLI_FAILED;
-	}
 	prog.on = isatty(STDERR_FILENO);
 	prog.start = prog.last = monotonic_s();
-	if (prog.on && rc && !o.from && !o.to)
+	if (prog.on && rc && !o.log.from && !o.log.to)
 		prog.total_records = stream_lengths(rc, t.prefix);
 
 	a = malloc(sizeof(*a));

@@ -12,6 +12,7 @@
 
 #include "atomic_file.h"
 #include "cli.h"
+#include "cli_log_source.h"
 #include "cli_target.h"
 #include "export_format.h"
 #include "log_source.h"
@@ -21,7 +22,8 @@
 
 struct export_cli {
 	struct cli_target_opts target;
-	const char *file, *from, *to, *out;
+	struct cli_log_opts log;
+	const char *out;
 	bool csv;
 	unsigned streams;
 };
@@ -44,9 +46,9 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 {
 	static const struct option options[] = {
 	    CLI_TARGET_OPTIONS,
-	    {"file", required_argument, NULL, 'f'},   {"from", required_argument, NULL, 'F'},
-	    {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
-	    {"output", required_argument, NULL, 'o'}, CLI_TARGET_LOGIN_OPTIONS,
+	    CLI_LOG_OPTIONS,
+	    {"format", required_argument, NULL, 'm'}, {"output", required_argument, NULL, 'o'},
+	    CLI_TARGET_LOGIN_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -54,18 +56,9 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 	*o = (struct export_cli){.streams = LOG_ALL_STREAMS};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:o:", options, NULL)) != -1) {
-		if (cli_target_take_option(&o->target, opt, optarg))
+		if (cli_target_take_option(&o->target, opt, optarg) || cli_log_take_option(&o->log, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'f':
-			o->file = optarg;
-			break;
-		case 'F':
-			o->from = optarg;
-			break;
-		case 'T':
-			o->to = optarg;
-			break;
 		case 'o':
 			o->out = optarg;
 			break;
@@ -93,7 +86,7 @@ static int parse_args(int argc, char **argv, struct export_cli *o)
 			optind = argc + 1;
 		optind++;
 	}
-	if (optind != argc || (o->file && (o->target.config || o->target.redis || o->target.prefix))) {
+	if (optind != argc || (o->log.file && (o->target.config || o->target.redis || o->target.prefix))) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
@@ -118,33 +111,13 @@ int cmd_export(int argc, char **argv)
 
 	if (rv)
 		return rv < 0 ? CLI_OK : rv;
-	if (o.from && !log_time_to_id(o.from, false, from_id)) {
-		fprintf(stderr, WHO ": --from: '%s' is not a time or stream id\n", o.from);
-		return CLI_USAGE;
-	}
-	if (o.to && !log_time_to_id(o.to, true, to_id)) {
-		fprintf(stderr, WHO ": --to: '%s' is not a time or stream id\n", o.to);
-		return CLI_USAGE;
-	}
-	sel = (struct log_selection){
-	    .streams = o.streams, .from_id = o.from ? from_id : NULL, .to_id = o.to ? to_id : NULL};
-	if (o.file) {
-		src = log_source_open_file(o.file, &sel, err, sizeof(err));
-	} else {
-		int status = cli_target_setup(&t, WHO, &o.target, false);
-
-		if (status != CLI_OK)
-			return status;
-		rc = cli_target_connect(&t, WHO);
-		if (rc == NULL)
-			return CLI_FAILED;
-		src = log_source_open_redis(rc, t.prefix, &sel, err, sizeof(err));
-	}
-	if (src == NULL) {
-		fprintf(stderr, WHO ": %s\n", err);
-		redisFree(rc);
+	sel = (struct log_selection){.streams = o.streams};
+	if ((rv = cli_log_select_range(&o.log, WHO, &sel, from_id, to_id)) != CLI_OK)
+		return rv;
+	if (!o.log.file && (rv = cli_target_setup(&t, WHO, &o.target, false)) != CLI_OK)
+		return rv;
+	if ((src = cli_log_open(WHO, o.log.file, &t, &sel, &rc)) == NULL)
 		return CLI_FAILED;
-	}
 	if (o.out) {
 		if (!atomic_file_open(&af, o.out, err, sizeof(err))) {
 			fprintf(stderr, WHO ": %s\n", err);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_log_source.h"
 #include "cli_target.h"
 #include "log_integrity.h"
 #include "log_source.h"
@@ -94,7 +95,7 @@ int cmd_verify(int argc, char **argv)
 	char err[512];
 	uint64_t total = 0;
 	bool ok;
-	int opt;
+	int opt, status;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
@@ -131,23 +132,10 @@ int cmd_verify(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	if (o.file) {
-		src = log_source_open_file(o.file, &sel, err, sizeof(err));
-	} else {
-		int status = cli_target_setup(&t, WHO, &o.target, false);
-
-		if (status != CLI_OK)
-			return status;
-		rc = cli_target_connect(&t, WHO);
-		if (rc == NULL)
-			return CLI_FAILED;
-		src = log_source_open_redis(rc, t.prefix, &sel, err, sizeof(err));
-	}
-	if (src == NULL) {
-		fprintf(stderr, WHO ": %s\n", err);
-		redisFree(rc);
+	if (!o.file && (status = cli_target_setup(&t, WHO, &o.target, false)) != CLI_OK)
+		return status;
+	if ((src = cli_log_open(WHO, o.file, &t, &sel, &rc)) == NULL)
 		return CLI_FAILED;
-	}
 	integrity_init(&g, o.trimmed, print_finding, &o);
 	ok = run(src, &g);
 	log_source_close(src);
