@@ -329,79 +329,24 @@ static int after_element(struct scan *s, char close)
 	return -1;
 }
 
-const char *json_scan_object(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
-                             size_t *err_at)
+/* An object ('{': members with names) or an array ('[': elements, which
+ * get no key) at the top level of text, its elements into m. */
+static const char *scan_top_level(const char *text, size_t len, char open, struct json_member *m, size_t max,
+                                  size_t *n, size_t *err_at)
 {
 	struct scan s = {.p = text, .start = text, .end = text + len};
+	const bool object = open == '{';
+	const char close = object ? '}' : ']';
 
 	*n = 0;
 	skip_ws(&s);
-	if (s.p >= s.end || *s.p != '{') {
-		fail(&s, "not a JSON object");
+	if (s.p >= s.end || *s.p != open) {
+		fail(&s, object ? "not a JSON object" : "not a JSON array");
 		goto out;
 	}
 	s.p++;
 	skip_ws(&s);
-	if (s.p < s.end && *s.p == '}') {
-		s.p++;
-	} else {
-		for (;;) {
-			struct json_member mem;
-			const char *from;
-			int next;
-
-			skip_ws(&s);
-			if (s.p >= s.end || *s.p != '"') {
-				fail(&s, "member name expected");
-				goto out;
-			}
-			from = s.p;
-			if (!scan_string(&s, &mem.key_escaped))
-				goto out;
-			mem.key = from + 1;
-			mem.key_len = (size_t)(s.p - from) - 2;
-			skip_ws(&s);
-			if (s.p >= s.end || *s.p != ':') {
-				fail(&s, "':' expected");
-				goto out;
-			}
-			s.p++;
-			skip_ws(&s);
-			if (!scan_element(&s, &mem))
-				goto out;
-			if (*n < max)
-				m[*n] = mem;
-			(*n)++;
-			next = after_element(&s, '}');
-			if (next < 0)
-				goto out;
-			if (next == 0)
-				break;
-		}
-	}
-	skip_ws(&s);
-	if (s.p != s.end)
-		fail(&s, "text after the object");
-out:
-	if (err_at)
-		*err_at = (size_t)(s.p - s.start);
-	return s.err;
-}
-
-const char *json_scan_array(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
-                            size_t *err_at)
-{
-	struct scan s = {.p = text, .start = text, .end = text + len};
-
-	*n = 0;
-	skip_ws(&s);
-	if (s.p >= s.end || *s.p != '[') {
-		fail(&s, "not a JSON array");
-		goto out;
-	}
-	s.p++;
-	skip_ws(&s);
-	if (s.p < s.end && *s.p == ']') {
+	if (s.p < s.end && *s.p == close) {
 		s.p++;
 	} else {
 		for (;;) {
@@ -409,12 +354,31 @@ const char *json_scan_array(const char *text, size_t len, struct json_member *m,
 			int next;
 
 			skip_ws(&s);
+			if (object) {
+				const char *from = s.p;
+
+				if (s.p >= s.end || *s.p != '"') {
+					fail(&s, "member name expected");
+					goto out;
+				}
+				if (!scan_string(&s, &el.key_escaped))
+					goto out;
+				el.key = from + 1;
+				el.key_len = (size_t)(s.p - from) - 2;
+				skip_ws(&s);
+				if (s.p >= s.end || *s.p != ':') {
+					fail(&s, "':' expected");
+					goto out;
+				}
+				s.p++;
+				skip_ws(&s);
+			}
 			if (!scan_element(&s, &el))
 				goto out;
 			if (*n < max)
 				m[*n] = el;
 			(*n)++;
-			next = after_element(&s, ']');
+			next = after_element(&s, close);
 			if (next < 0)
 				goto out;
 			if (next == 0)
@@ -423,11 +387,23 @@ const char *json_scan_array(const char *text, size_t len, struct json_member *m,
 	}
 	skip_ws(&s);
 	if (s.p != s.end)
-		fail(&s, "text after the array");
+		fail(&s, object ? "text after the object" : "text after the array");
 out:
 	if (err_at)
 		*err_at = (size_t)(s.p - s.start);
 	return s.err;
+}
+
+const char *json_scan_object(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
+                             size_t *err_at)
+{
+	return scan_top_level(text, len, '{', m, max, n, err_at);
+}
+
+const char *json_scan_array(const char *text, size_t len, struct json_member *m, size_t max, size_t *n,
+                            size_t *err_at)
+{
+	return scan_top_level(text, len, '[', m, max, n, err_at);
 }
 
 static size_t put_utf8(char *out, unsigned long cp)
