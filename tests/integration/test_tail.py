@@ -1093,6 +1093,16 @@ class RedisLoadingTest(harness.TestCase):
         text = d.log_text(since=mark)
         self.assertNotIn("lost by Redis", text)
         self.assertLessEqual(text.count("tail: XREAD failed"), 1, "one line per streak of refused XREADs")
+        # The journal's SCRIPT LOAD, refused too, was sent again once Redis
+        # answered: the appends after the first went back to EVALSHA (each
+        # reads its call's state first, on the same connection, so the
+        # script is loaded by then) instead of sending the script's text.
+        self.assertIsNotNone(d.find_log(r"journal: SCRIPT LOAD failed: LOADING", since=mark))
+        with redis.client() as r:
+            stats = r.command("INFO", "commandstats").decode()
+        evalsha = re.search(r"^cmdstat_evalsha:calls=(\d+)", stats, re.M)
+        self.assertIsNotNone(evalsha, stats)
+        self.assertGreaterEqual(int(evalsha.group(1)), 2, stats)
 
 
 def aof_rewritten(redis):
