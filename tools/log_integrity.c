@@ -123,6 +123,19 @@ static void flush_pending(struct integrity *g, enum log_stream stream)
 	st->pending = PENDING_NONE;
 }
 
+/* Two entries carried the held-back repeated seq and the chain went on
+ * from `kept`: `inserted` is the one outside it. */
+static void report_inserted(struct integrity *g, enum log_stream stream, const char *inserted, const char *kept)
+{
+	const struct integrity_stream *st = &g->s[stream];
+	char detail[300];
+
+	snprintf(detail, sizeof(detail),
+	         "entries %s and %s both carry seq %" PRIu64 " and the chain goes on from %s: %s was inserted",
+	         st->pending_other, st->pending_id, st->pending_seq, kept, inserted);
+	report(g, stream, INTEGRITY_INSERTED, inserted, kept, 0, 0, detail);
+}
+
 /* The entry after a held-back finding shows its cause.  Returns true when
  * that also explains this entry's own problem p (nothing more to report). */
 static bool resolve_pending(struct integrity *g, const struct log_record *r, enum chain_problem p,
@@ -141,23 +154,13 @@ static bool resolve_pending(struct integrity *g, const struct log_record *r, enu
 		return true;
 	}
 	if (st->pending == PENDING_REPEAT && p == CHAIN_OK) {
-		snprintf(detail, sizeof(detail),
-		         "entries %s and %s both carry seq %" PRIu64
-		         " and the chain goes on from %s: %s was inserted",
-		         st->pending_other, st->pending_id, st->pending_seq, st->pending_id,
-		         st->pending_other);
-		report(g, r->stream, INTEGRITY_INSERTED, st->pending_other, st->pending_id, 0, 0, detail);
+		report_inserted(g, r->stream, st->pending_other, st->pending_id);
 		st->pending = PENDING_NONE;
 		return false;
 	}
 	if (st->pending == PENDING_REPEAT && p == CHAIN_BROKEN_LINK && seq == st->pending_seq + 1 &&
 	    r->prev_len == CHAIN_HEX_LEN && memcmp(r->prev, st->pending_hash, CHAIN_HEX_LEN) == 0) {
-		snprintf(detail, sizeof(detail),
-		         "entries %s and %s both carry seq %" PRIu64
-		         " and the chain goes on from %s: %s was inserted",
-		         st->pending_other, st->pending_id, st->pending_seq, st->pending_other,
-		         st->pending_id);
-		report(g, r->stream, INTEGRITY_INSERTED, st->pending_id, st->pending_other, 0, 0, detail);
+		report_inserted(g, r->stream, st->pending_id, st->pending_other);
 		st->pending = PENDING_NONE;
 		return true;
 	}
