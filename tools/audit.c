@@ -148,6 +148,24 @@ void audit_free(struct audit *a)
 	a->scratch = NULL;
 }
 
+/* A write acknowledged while Redis was unreachable that the rules refused
+ * when the spool was replayed: logged, it changed no call or complaint. */
+static void rejected_notice(struct audit *a, const struct log_record *r, const struct audit_entry *e)
+{
+	char object[LOG_ID_MAX + 80];
+	struct audit_finding f = {.check = AUDIT_CONSISTENCY,
+	                          .kind = "rejected",
+	                          .notice = true,
+	                          .stream = r->stream,
+	                          .id = r->id,
+	                          .object = object};
+
+	snprintf(object, sizeof(object), "%.*s", (int)(e->id.len > 64 ? 64 : e->id.len), e->id.p);
+	audit_emit(a, &f, "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
+	           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p,
+	           (int)(e->rejected.len > 300 ? 300 : e->rejected.len), e->rejected.p);
+}
+
 bool audit_record(struct audit *a, const struct log_record *r)
 {
 	struct audit_entry e;
@@ -183,6 +201,8 @@ bool audit_record(struct audit *a, const struct log_record *r)
 		    .check = AUDIT_CONSISTENCY, .kind = "malformed_entry", .stream = r->stream, .id = r->id};
 
 		audit_emit(a, &f, "%s", why);
+	} else if (e.rejected.p) {
+		rejected_notice(a, r, &e);
 	} else if (r->stream == LOG_CALLS) {
 		audit_call_entry(a, r, &e);
 	} else {

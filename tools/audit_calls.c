@@ -100,15 +100,6 @@ void audit_call_entry(struct audit *a, const struct log_record *r, const struct 
 	bool created;
 
 	snprintf(object, sizeof(object), "%.*s", (int)(e->id.len > 64 ? 64 : e->id.len), e->id.p);
-	if (e->rejected.p) {
-		f.kind = "rejected";
-		f.notice = true;
-		audit_emit(a, &f,
-		           "%.*s refused when replayed from a daemon's spool (it changed nothing): %.*s",
-		           (int)(e->event.len > 32 ? 32 : e->event.len), e->event.p,
-		           (int)(e->rejected.len > 300 ? 300 : e->rejected.len), e->rejected.p);
-		return;
-	}
 	if (ev < 0) {
 		f.kind = "malformed_entry";
 		audit_emit(a, &f, "unknown call event '%.*s'", (int)(e->event.len > 32 ? 32 : e->event.len),
